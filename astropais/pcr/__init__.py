@@ -1,0 +1,6 @@
+"""
+The Partial Contribution Representation (PCR): vectorised encoder and
+decoder, and the sparse structures they read and write.  numpy/scipy only.
+"""
+
+from .sparse import *  # noqa: F401,F403
