@@ -1,0 +1,76 @@
+"""
+Binned summaries shared by the detection and photometry scores.
+"""
+
+import numpy as np
+
+__all__ = ['bin_index', 'binned_median']
+
+
+def bin_index(values, bins):
+    """
+    The bin of each value.
+
+    Parameters
+    ----------
+    values : array_like, shape (N,)
+        The values to bin.
+    bins : array_like, shape (K + 1,)
+        Increasing bin edges; bin ``k`` is ``bins[k] <= v < bins[k + 1]``
+        (the last edge may be ``inf``).
+
+    Returns
+    -------
+    index : `~numpy.ndarray` of int, shape (N,)
+        0 to K-1, or -1 for values outside every bin (or NaN).
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    bins = np.asarray(bins, dtype=np.float64).ravel()
+    if bins.size < 2 or np.any(np.diff(bins) <= 0) or np.isnan(bins).any():
+        raise ValueError(f'bins must be at least two strictly increasing '
+                         f'edges, got {bins}')
+    index = np.searchsorted(bins, values, side='right') - 1
+    index[(index >= bins.size - 1) | np.isnan(values)] = -1
+    return index
+
+
+def binned_median(values, by, bins):
+    """
+    The median of ``values`` in bins of ``by``, ignoring NaN values.
+
+    Parameters
+    ----------
+    values : array_like, shape (N,)
+        The quantity to summarise (NaN entries are left out).
+    by : array_like, shape (N,)
+        The quantity that defines the bins.
+    bins : array_like, shape (K + 1,)
+        Bin edges, as in `bin_index`.
+
+    Returns
+    -------
+    median : `~numpy.ndarray`, shape (K,)
+        NaN for an empty bin.
+    count : `~numpy.ndarray` of int, shape (K,)
+        The number of finite values in each bin.
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    by = np.asarray(by, dtype=np.float64).ravel()
+    if values.shape != by.shape:
+        raise ValueError(f'values and by differ in length ({values.size} '
+                         f'and {by.size})')
+    index = bin_index(by, bins)
+    n_bins = np.asarray(bins).size - 1
+    good = (index >= 0) & np.isfinite(values)
+    index, values = index[good], values[good]
+    count = np.bincount(index, minlength=n_bins)
+    median = np.full(n_bins, np.nan)
+    # Sort by bin then value: each bin's median is read off its run.
+    order = np.lexsort((values, index))
+    values = values[order]
+    starts = np.concatenate([[0], np.cumsum(count)[:-1]])
+    filled = count > 0
+    lo = starts[filled] + (count[filled] - 1) // 2
+    hi = starts[filled] + count[filled] // 2
+    median[filled] = 0.5 * (values[lo] + values[hi])
+    return median, count

@@ -1,0 +1,223 @@
+"""Scores on hand-built fields whose answers are known exactly."""
+
+import numpy as np
+import pytest
+
+from astropais.pcr import PixelAttribution, SourceImages
+from astropais.metrics import (
+    attribution_from_label_map, bin_index, binned_detection_scores,
+    binned_median, blendedness, detection_scores, flux_errors,
+    fraction_errors, match_sources, nearest_neighbour_separation,
+    reconstruction_errors, score_field, signal_to_noise, summarise_scores,
+    values_at_detections)
+
+SHAPE = (20, 30)
+
+
+def boxes():
+    """Three disjoint flat boxes: fluxes 4*10, 9*20, 4*5."""
+    cutouts = [np.full((2, 2), 10.0), np.full((3, 3), 20.0),
+               np.full((2, 2), 5.0)]
+    origins = [(2, 2), (10, 10), (5, 25)]
+    centres = np.array([[2.5, 2.5], [11.0, 11.0], [5.5, 25.5]])
+    return SourceImages(SHAPE, cutouts, origins), centres
+
+
+def perfect_label_map(sources):
+    segm = np.zeros(SHAPE, dtype=int)
+    for i in range(len(sources)):
+        sl, _ = sources.slices(i)
+        segm[sl] = i + 1
+    return segm
+
+
+def test_detection_scores_perfect():
+    _, centres = boxes()
+    s = detection_scores(match_sources(centres, centres, 1.0))
+    assert s['precision'] == s['recall'] == s['f1'] == 1.0
+
+
+def test_detection_scores_one_missed():
+    _, centres = boxes()
+    s = detection_scores(match_sources(centres, centres[:2], 1.0))
+    assert s['precision'] == 1.0
+    assert s['recall'] == pytest.approx(2 / 3)
+    assert s['f1'] == pytest.approx(2 * 2 / (3 + 2))
+
+
+def test_detection_scores_one_spurious():
+    _, centres = boxes()
+    det = np.vstack([centres, [[18.0, 2.0]]])
+    s = detection_scores(match_sources(centres, det, 1.0))
+    assert s['recall'] == 1.0
+    assert s['precision'] == pytest.approx(3 / 4)
+    assert s['f1'] == pytest.approx(6 / 7)
+
+
+def test_detection_scores_empty_is_nan():
+    s = detection_scores(match_sources(np.zeros((0, 2)), np.zeros((0, 2)), 1))
+    assert np.isnan(s['precision']) and np.isnan(s['recall'])
+
+
+def test_binned_detection_scores():
+    true = np.array([[0.0, 0.0], [0.0, 3.0], [20.0, 20.0], [40.0, 40.0]])
+    det = np.array([[0.0, 0.0], [20.0, 20.0], [40.0, 45.0]])
+    m = match_sources(true, det, 1.0)
+    sep = nearest_neighbour_separation(true)
+    np.testing.assert_allclose(sep[:2], 3.0)
+    bins = [0, 5, np.inf]
+    dv = values_at_detections(m, true, det, sep)
+    # The spurious detection at (40, 45) takes the value of the nearest true
+    # source, (40, 40).
+    assert dv[2] == sep[3]
+    out = binned_detection_scores(m, sep, bins, dv)
+    np.testing.assert_array_equal(out['n_true'], [2, 2])
+    np.testing.assert_allclose(out['recall'], [0.5, 0.5])
+    np.testing.assert_allclose(out['precision'], [1.0, 0.5])
+    np.testing.assert_allclose(out['f1'], [2 / 3, 0.5])
+
+
+def test_bins():
+    np.testing.assert_array_equal(bin_index([0, 1, 2.5, 3, np.nan, -1],
+                                            [0, 1, 3]), [0, 1, 1, -1, -1, -1])
+    with pytest.raises(ValueError, match='increasing'):
+        bin_index([1], [1, 1])
+    med, n = binned_median([1, 2, 3, 10, np.nan], [0, 0, 0, 1, 1], [0, 1, 2])
+    np.testing.assert_allclose(med, [2, 10])
+    np.testing.assert_array_equal(n, [3, 1])
+    med, n = binned_median([1, 4], [0, 0], [0, 1, 2])
+    assert med[0] == 2.5 and np.isnan(med[1]) and n[1] == 0
+
+
+def test_flux_errors_swapped():
+    # Two detections at the right places whose fluxes are swapped.
+    true_flux = np.array([100.0, 50.0])
+    pos = np.array([[0.0, 0.0], [10.0, 0.0]])
+    m = match_sources(pos, pos, 1.0)
+    np.testing.assert_allclose(flux_errors(true_flux, true_flux, m), [0, 0])
+    np.testing.assert_allclose(flux_errors(true_flux, true_flux[::-1], m),
+                               [0.5, 1.0])
+    m = match_sources(pos, pos[:1], 1.0)
+    err = flux_errors(true_flux, [110.0], m)
+    assert err[0] == pytest.approx(0.1) and np.isnan(err[1])
+    with pytest.raises(ValueError, match='measured_fluxes'):
+        flux_errors(true_flux, [1.0, 2.0, 3.0], match_sources(pos, pos, 1))
+
+
+def test_truth_properties():
+    sources, centres = boxes()
+    np.testing.assert_allclose(signal_to_noise(sources, 2.0),
+                               [np.sqrt(4 * 100) / 2, np.sqrt(9 * 400) / 2,
+                                np.sqrt(4 * 25) / 2])
+    # Disjoint sources are not blended at all.
+    np.testing.assert_allclose(blendedness(sources), 0.0)
+    # Overlap: a faint box inside a bright one.
+    blended = SourceImages((10, 10), [np.full((4, 4), 3.0),
+                                      np.full((2, 2), 1.0)],
+                           [(0, 0), (1, 1)])
+    b = blendedness(blended)
+    assert b[0] == pytest.approx(1 - 48 / 52)
+    assert b[1] == pytest.approx(1 - 4 / 16)
+    # The footprint threshold drops the faint source's own footprint.
+    assert np.isnan(blendedness(blended, footprint_threshold=2)[1])
+    with pytest.raises(TypeError):
+        blendedness(np.zeros((3, 3)))
+    with pytest.raises(ValueError, match='noise_sigma'):
+        signal_to_noise(sources, 0)
+
+
+def test_attribution_from_label_map():
+    segm = np.zeros((4, 5), dtype=int)
+    segm[0, :2] = 1
+    segm[3, 4] = 2
+    att = attribution_from_label_map(segm)
+    np.testing.assert_array_equal(att.label_map(), segm)
+    np.testing.assert_allclose(att.centres, [[0, 0.5], [3, 4]])
+    image = np.arange(20.0).reshape(4, 5)
+    np.testing.assert_allclose(att.fluxes(image), [1.0, 19.0])
+    with pytest.raises(TypeError, match='integers'):
+        attribution_from_label_map(segm.astype(float))
+    with pytest.raises(ValueError, match='centres'):
+        attribution_from_label_map(segm, centres=[[0, 0]])
+
+
+def test_reconstruction_perfect_and_swapped():
+    sources, centres = boxes()
+    image = sources.total()
+    segm = perfect_label_map(sources)
+    att = attribution_from_label_map(segm, centres)
+    m = match_sources(centres, att.centres, 1.0)
+    np.testing.assert_allclose(reconstruction_errors(sources, att, image, m),
+                               0.0, atol=1e-12)
+    _, err = fraction_errors(sources, att, m)
+    np.testing.assert_allclose(err, 0.0)
+    # Swap the labels of sources 1 and 2 (centres stay): the reconstruction
+    # of each is entirely wrong: sum|0 - S| + sum|S_other| over sum S.
+    swapped = segm.copy()
+    swapped[segm == 1], swapped[segm == 2] = 2, 1
+    att = attribution_from_label_map(swapped, centres)
+    m = match_sources(centres, att.centres, 1.0)
+    err = reconstruction_errors(sources, att, image, m)
+    np.testing.assert_allclose(err, [1 + 180 / 40, 1 + 40 / 180, 0.0])
+    _, ferr = fraction_errors(sources, att, m)
+    assert ferr.size == 17 and np.sum(ferr == 1.0) == 13
+
+
+def test_reconstruction_missed_and_spurious():
+    sources, centres = boxes()
+    image = sources.total()
+    segm = perfect_label_map(sources)
+    segm[segm == 3] = 0                      # source 3 missed
+    segm[18:20, 0:2] = 3                     # a spurious label
+    cen = np.vstack([centres[:2], [[18.5, 0.5]]])
+    att = attribution_from_label_map(segm, cen)
+    m = match_sources(centres, cen, 1.0)
+    err = reconstruction_errors(sources, att, image, m)
+    np.testing.assert_allclose(err[:2], 0.0, atol=1e-12)
+    assert np.isnan(err[2])
+
+
+def test_fraction_error_partial():
+    # Two sources share one pixel 3:1; prediction says 1:1 there.
+    sources = SourceImages((1, 3), [np.array([[1.0, 3.0]]),
+                                    np.array([[1.0, 1.0]])], [(0, 0), (0, 1)])
+    centres = np.array([[0.0, 0.0], [0.0, 2.0]])
+    att = PixelAttribution((1, 3), [0, 1, 2], [[1, 0], [1, 2], [2, 0]],
+                           [[1, 0], [0.5, 0.5], [1, 0]], centres)
+    m = match_sources(centres, centres, 0.5)
+    pix, err = fraction_errors(sources, att, m)
+    np.testing.assert_array_equal(pix, [0, 1, 2])
+    np.testing.assert_allclose(err, [0, 0.25, 0])
+    # Reconstruction on the noise-free image: source 0 gets 2 of its 3 in
+    # the shared pixel (error 1 of 4), source 1 gets 2 of its 1 (error 1/2).
+    rec = reconstruction_errors(sources, att, sources.total(), m)
+    np.testing.assert_allclose(rec, [1 / 4, 1 / 2])
+
+
+def test_score_field_and_summary():
+    sources, centres = boxes()
+    image = sources.total()
+    segm = perfect_label_map(sources)
+    att = attribution_from_label_map(segm, centres)
+    fluxes = att.fluxes(image)
+    perfect = score_field(sources, centres, centres, noise_sigma=1.0,
+                          max_separation=1.0, image=image, fluxes=fluxes,
+                          attribution=att)
+    np.testing.assert_allclose(perfect.true['flux_error'], 0, atol=1e-12)
+    missed = score_field(sources, centres, centres[:2], noise_sigma=1.0,
+                         max_separation=1.0, fluxes=fluxes[:2])
+    bins = dict(separation_bins=[0, 10, np.inf], snr_bins=[0, 30, np.inf],
+                blendedness_bins=[0, 0.5, 1])
+    summary = summarise_scores([perfect, missed], **bins)
+    assert summary['n_true'] == 6 and summary['n_detected'] == 5
+    assert summary['recall'] == pytest.approx(5 / 6)
+    assert summary['precision'] == 1.0
+    assert summary['flux_error_median'] == pytest.approx(0, abs=1e-12)
+    assert summary['fraction_error_mean'] == pytest.approx(0)
+    assert summary['recall_by_separation'].shape == (2,)
+    assert summary['n_by_blendedness'].sum() == 5
+    with pytest.raises(TypeError):
+        summarise_scores([object()], **bins)
+    with pytest.raises(ValueError, match='true positions'):
+        score_field(sources, centres[:1], centres, noise_sigma=1,
+                    max_separation=1)
