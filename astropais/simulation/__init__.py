@@ -1,0 +1,11 @@
+"""
+Simulated blended fields with per-source truth (GalSim), in named presets
+(``'hst'``, ``'lsst'``), and the writer of simulated training datasets.
+"""
+
+from .presets import *  # noqa: F401,F403
+from .scene import *  # noqa: F401,F403
+from .presets import __all__ as _presets_all
+from .scene import __all__ as _scene_all
+
+__all__ = [*_presets_all, *_scene_all]

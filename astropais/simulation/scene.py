@@ -1,0 +1,188 @@
+"""
+`make_scene`: one simulated field with per-source noise-free truth.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from astropy.table import Table
+
+from ..pcr.sparse import SourceImages
+from .catalog import draw_catalog
+from .noise import noise_sigma_from_depth, sky_noise
+from .presets import SceneParameters, get_preset
+from .profiles import source_profile, stamp_radius
+from .psf import make_psf
+
+__all__ = ['Scene', 'make_scene']
+
+
+@dataclass
+class Scene:
+    """
+    A simulated image with its truth.
+
+    Attributes
+    ----------
+    image : `~numpy.ndarray`
+        The noisy image, ``sources.total() + noise`` (float64, (H, W)).
+    sources : `~astropais.pcr.SourceImages`
+        The noise-free image of every source (one stamp each), in catalogue
+        order.
+    noise : `~numpy.ndarray`
+        The noise realisation added to the image.
+    noise_sigma : float
+        Per-pixel standard deviation of the noise.
+    catalog : `~astropy.table.Table`
+        One row per source: ``id`` (1..N), ``x``, ``y`` (true centroid,
+        0-based pixels, pixel centres at integers), ``flux`` (total model
+        flux), ``size`` (half-light radius in pixels, 0 for stars),
+        ``kind``, ``mag``, ``g1``, ``g2``, ``group`` (0: isolated),
+        ``separation`` (pixels from the group's primary), ``flux_in_image``
+        (noise-free flux inside the image).
+    psf : `~numpy.ndarray`
+        The pixelated PSF, unit sum, odd square, centred.
+    psf_fwhm_pixels : float
+        The PSF FWHM in pixels.
+    pixel_scale : float
+        Arcsec per pixel.
+    preset : str
+        Name of the parameter set.
+    parameters : `~astropais.simulation.SceneParameters`
+        The parameters used.
+    seed : int
+        The seed.
+    """
+
+    image: np.ndarray
+    sources: SourceImages
+    noise: np.ndarray
+    noise_sigma: float
+    catalog: Table
+    psf: np.ndarray
+    psf_fwhm_pixels: float
+    pixel_scale: float
+    preset: str
+    parameters: SceneParameters
+    seed: int
+
+    @property
+    def shape(self):
+        """The image shape."""
+        return self.image.shape
+
+    @property
+    def centres(self):
+        """The ``(y, x)`` true centres, shape (N, 2)."""
+        return np.column_stack([self.catalog['y'], self.catalog['x']])
+
+
+def _check_shape(shape):
+    if np.ndim(shape) != 1 or len(shape) != 2:
+        raise ValueError(f'shape must be (ny, nx), got {shape!r}')
+    if not all(float(s).is_integer() and s >= 1 for s in shape):
+        raise ValueError(f'shape must be two positive integers, got '
+                         f'{shape!r}')
+    return int(shape[0]), int(shape[1])
+
+
+def _check_seed(seed):
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(
+            seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f'seed must be a non-negative integer, got {seed!r}')
+    return int(seed)
+
+
+def make_scene(preset='hst', shape=(256, 256), seed=0, **overrides):
+    """
+    Simulate a blended field with per-source noise-free truth.
+
+    Parameters
+    ----------
+    preset : str or `~astropais.simulation.SceneParameters`, optional
+        ``'hst'`` (F160W-like deep field) or ``'lsst'`` (ground-based), or
+        a parameter set.
+    shape : tuple of int, optional
+        ``(ny, nx)`` image shape.
+    seed : int, optional
+        Seed of every random choice: the same seed gives the same scene
+        bit for bit.
+    **overrides
+        Any `~astropais.simulation.SceneParameters` field, e.g.
+        ``pixel_scale``, ``psf``, ``psf_fwhm``, ``noise_sigma``,
+        ``density``, ``mag_range``, ``star_fraction``, ``pair_fraction``,
+        ``pair_separation``, ``noise_correlation``.
+
+    Returns
+    -------
+    scene : `Scene`
+        The image, its per-source truth and the catalogue.
+
+    Raises
+    ------
+    ValueError
+        For an unknown preset or parameter, or invalid values.
+    """
+    import galsim
+
+    params = get_preset(preset, **overrides)
+    shape = _check_shape(shape)
+    seed = _check_seed(seed)
+    catalog_ss, shape_ss, noise_ss = np.random.SeedSequence(seed).spawn(3)
+    psf_profile, psf_image, fwhm = make_psf(params)
+    if params.noise_sigma is None:
+        sigma = noise_sigma_from_depth(params.depth, params.zero_point,
+                                       psf_image)
+    else:
+        sigma = float(params.noise_sigma)
+
+    cols = draw_catalog(params, shape, np.random.default_rng(catalog_ss))
+    n_sources = len(cols['x'])
+    shape_rng = np.random.default_rng(shape_ss)
+    galsim_seeds = shape_rng.integers(1, 2 ** 31 - 1, size=n_sources)
+    method = 'no_pixel' if params.is_image_psf else 'auto'
+    scale = params.pixel_scale
+
+    cutouts, origins = [], []
+    # A loop over sources: GalSim draws one profile into one stamp at a time.
+    for i in range(n_sources):
+        x, y, kind = cols['x'][i], cols['y'][i], cols['kind'][i]
+        if kind == 'star':
+            profile, extent = psf_profile.withFlux(cols['flux'][i]), 0.0
+        else:
+            galaxy, extent = source_profile(
+                kind, cols['flux'][i], cols['size'][i], cols['g1'][i],
+                cols['g2'][i], shape_rng, galsim_seeds[i], scale)
+            profile = galsim.Convolve(galaxy, psf_profile)
+        radius = stamp_radius(extent, fwhm)
+        ix, iy = int(np.round(x)), int(np.round(y))
+        # GalSim coordinates equal 0-based array coordinates of the full
+        # image: pixel centres at integers, as in photutils.
+        bounds = galsim.BoundsI(ix - radius, ix + radius,
+                                iy - radius, iy + radius)
+        stamp = galsim.ImageD(bounds, scale=scale)
+        profile.drawImage(image=stamp, center=galsim.PositionD(x, y),
+                          method=method)
+        # FFT drawing leaves ringing of ~1e-5 of the peak below zero: clip
+        # it so that truth images (and fractions) are never negative.
+        cutouts.append(np.maximum(stamp.array, 0.0))
+        origins.append((iy - radius, ix - radius))
+
+    sources = SourceImages(shape, cutouts, np.array(origins).reshape(-1, 2))
+    noise = sky_noise(shape, sigma, np.random.default_rng(noise_ss),
+                      params.noise_correlation)
+    image = sources.total() + noise
+
+    catalog = Table()
+    catalog['id'] = np.arange(1, n_sources + 1, dtype=np.int64)
+    for name in ('x', 'y', 'flux', 'size', 'kind', 'mag', 'g1', 'g2',
+                 'group', 'separation'):
+        catalog[name] = cols[name]
+    catalog['flux_in_image'] = sources.fluxes()
+    catalog.meta.update(preset=params.name, seed=seed,
+                        pixel_scale=scale, noise_sigma=sigma,
+                        psf_fwhm_pixels=fwhm)
+    return Scene(image=image, sources=sources, noise=noise,
+                 noise_sigma=sigma, catalog=catalog, psf=psf_image,
+                 psf_fwhm_pixels=fwhm, pixel_scale=scale, preset=params.name,
+                 parameters=params, seed=seed)
