@@ -1,0 +1,214 @@
+"""
+Lossless FITS and ASDF files for `~astropais.WeightedSegmentationImage`.
+
+Both formats store the sparse attribution exactly (flat pixel indices,
+``(P, n)`` labels and float64 weights, the ``(N, 2)`` centres) and the
+disjoint label map for tools that only read images.  On reading, the
+label map is rebuilt from the attribution and compared with the stored
+one: a mismatch means a damaged or hand-edited file and raises.
+"""
+
+import os
+
+import numpy as np
+from astropy.io import fits
+
+from astropais.pcr.sparse import PixelAttribution
+from astropais.version import __version__
+
+__all__ = ['write_weighted_segmentation', 'read_weighted_segmentation',
+           'FORMAT_NAME', 'FORMAT_VERSION']
+
+#: Name recorded in every file, checked on reading.
+FORMAT_NAME = 'astropais-weighted-segmentation'
+#: Version of the on-disk layout, checked on reading.
+FORMAT_VERSION = 1
+
+_FITS_SUFFIXES = ('.fits', '.fit', '.fts', '.fits.gz')
+_ASDF_SUFFIXES = ('.asdf',)
+
+
+def _format_of(path, format):
+    if format is not None:
+        if format not in ('fits', 'asdf'):
+            raise ValueError(f"format must be 'fits' or 'asdf', got "
+                             f'{format!r}')
+        return format
+    name = os.fspath(path).lower()
+    if name.endswith(_FITS_SUFFIXES):
+        return 'fits'
+    if name.endswith(_ASDF_SUFFIXES):
+        return 'asdf'
+    raise ValueError(f'cannot tell the format of {os.fspath(path)!r} from its '
+                     'suffix (.fits or .asdf); pass format=')
+
+
+def _segmentation_class():
+    from astropais.segmentation.weighted import WeightedSegmentationImage
+    return WeightedSegmentationImage
+
+
+def write_weighted_segmentation(segmentation, path, *, format=None,
+                                wcs=None, overwrite=False):
+    """
+    Write a weighted segmentation losslessly to FITS or ASDF.
+
+    Parameters
+    ----------
+    segmentation : `~astropais.WeightedSegmentationImage`
+        The segmentation to write.
+    path : str or path-like
+        The output file; ``.fits`` or ``.asdf`` unless ``format`` is given.
+    format : {'fits', 'asdf'}, optional
+        The file format (default: from the suffix).
+    wcs : `~astropy.wcs.WCS`, optional
+        A celestial WCS stored with the label map (FITS header; ASDF
+        tree as a FITS header dictionary).
+    overwrite : bool, optional
+        Overwrite an existing file.
+    """
+    cls = _segmentation_class()
+    if not isinstance(segmentation, cls):
+        raise TypeError('segmentation must be a WeightedSegmentationImage, '
+                        f'got {type(segmentation).__name__}')
+    if os.path.exists(path) and not overwrite:
+        raise OSError(f'{os.fspath(path)!r} exists; pass overwrite=True')
+    if _format_of(path, format) == 'fits':
+        _write_fits(segmentation, path, wcs)
+    else:
+        _write_asdf(segmentation, path, wcs)
+
+
+def read_weighted_segmentation(path, *, format=None):
+    """
+    Read a weighted segmentation written by `write_weighted_segmentation`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    format : {'fits', 'asdf'}, optional
+        The file format (default: from the suffix).
+
+    Returns
+    -------
+    segmentation : `~astropais.WeightedSegmentationImage`
+        The segmentation; identical labels, fractions and centres.
+    wcs : `~astropy.wcs.WCS` or `None`
+        The stored WCS, if any.
+    """
+    if _format_of(path, format) == 'fits':
+        attribution, label_map, wcs = _read_fits(path)
+    else:
+        attribution, label_map, wcs = _read_asdf(path)
+    segmentation = _segmentation_class()(attribution)
+    if not np.array_equal(segmentation.data, label_map):
+        raise ValueError(f'{os.fspath(path)!r}: the stored label map does not '
+                         'match the stored attribution (damaged file?)')
+    return segmentation, wcs
+
+
+def _fields(segmentation):
+    attr = segmentation.attribution
+    return {'shape': np.asarray(attr.shape, dtype=np.int64),
+            'pixels': attr.pixels, 'labels': attr.labels,
+            'weights': attr.weights, 'centres': attr.centres,
+            'label_map': np.asarray(segmentation.data)}
+
+
+def _write_fits(segmentation, path, wcs):
+    fields = _fields(segmentation)
+    primary = fits.PrimaryHDU()
+    primary.header['FORMAT'] = (FORMAT_NAME, 'astropais file layout')
+    primary.header['FORMATV'] = (FORMAT_VERSION, 'layout version')
+    primary.header['CREATOR'] = f'astropais {__version__}'
+    header = wcs.to_header() if wcs is not None else None
+    labels = fits.ImageHDU(fields['label_map'], header=header, name='LABELS')
+    n_slots = fields['labels'].shape[1]
+    table = fits.BinTableHDU.from_columns([
+        fits.Column(name='PIXEL', format='K', array=fields['pixels']),
+        fits.Column(name='LABEL', format=f'{n_slots}K',
+                    array=fields['labels']),
+        fits.Column(name='WEIGHT', format=f'{n_slots}D',
+                    array=fields['weights'])], name='ATTRIB')
+    table.header['NY'], table.header['NX'] = map(int, fields['shape'])
+    table.header['NSLOTS'] = n_slots
+    centres = fits.BinTableHDU.from_columns([
+        fits.Column(name='Y', format='D', array=fields['centres'][:, 0]),
+        fits.Column(name='X', format='D', array=fields['centres'][:, 1])],
+        name='CENTRES')
+    fits.HDUList([primary, labels, table, centres]).writeto(path,
+                                                            overwrite=True)
+
+
+def _check_format(name, version, path):
+    if name != FORMAT_NAME:
+        raise ValueError(f'{os.fspath(path)!r} is not an astropais weighted '
+                         f'segmentation file (format {name!r})')
+    if int(version) > FORMAT_VERSION:
+        raise ValueError(f'{os.fspath(path)!r} has layout version {version}; '
+                         f'this astropais reads up to {FORMAT_VERSION}')
+
+
+def _read_fits(path):
+    from astropy.wcs import WCS
+
+    with fits.open(path) as hdul:
+        _check_format(hdul[0].header.get('FORMAT'),
+                      hdul[0].header.get('FORMATV', 0), path)
+        try:
+            label_map = np.array(hdul['LABELS'].data)
+            table = hdul['ATTRIB']
+            centres_hdu = hdul['CENTRES']
+        except KeyError as exc:
+            raise ValueError(f'{os.fspath(path)!r} lacks an extension: '
+                             f'{exc}') from None
+        shape = (int(table.header['NY']), int(table.header['NX']))
+        n_slots = int(table.header['NSLOTS'])
+        data = table.data
+        n_rows = 0 if data is None else len(data)
+        pixels = (np.array(data['PIXEL'], dtype=np.int64) if n_rows
+                  else np.zeros(0, dtype=np.int64))
+        labels = (np.array(data['LABEL'], dtype=np.int64).reshape(-1, n_slots)
+                  if n_rows else np.zeros((0, n_slots), dtype=np.int64))
+        weights = (np.array(data['WEIGHT'], dtype=np.float64)
+                   .reshape(-1, n_slots) if n_rows
+                   else np.zeros((0, n_slots)))
+        cdata = centres_hdu.data
+        centres = (np.column_stack([cdata['Y'], cdata['X']]).astype(float)
+                   if cdata is not None and len(cdata) else np.zeros((0, 2)))
+        header = hdul['LABELS'].header
+        wcs = WCS(header) if 'CTYPE1' in header else None
+    attribution = PixelAttribution(shape, pixels, labels, weights, centres)
+    return attribution, label_map, wcs
+
+
+def _write_asdf(segmentation, path, wcs):
+    import asdf
+
+    tree = {'format': FORMAT_NAME, 'format_version': FORMAT_VERSION,
+            'creator': f'astropais {__version__}',
+            'segmentation': _fields(segmentation)}
+    if wcs is not None:
+        tree['wcs_header'] = dict(wcs.to_header())
+    asdf.AsdfFile(tree).write_to(path, all_array_compression='zlib')
+
+
+def _read_asdf(path):
+    import asdf
+    from astropy.io.fits import Header
+    from astropy.wcs import WCS
+
+    with asdf.open(path, lazy_load=False, memmap=False) as af:
+        _check_format(af.tree.get('format'), af.tree.get('format_version', 0),
+                      path)
+        seg = af.tree['segmentation']
+        fields = {key: np.array(seg[key]) for key in
+                  ('shape', 'pixels', 'labels', 'weights', 'centres',
+                   'label_map')}
+        header = af.tree.get('wcs_header')
+        wcs = WCS(Header(dict(header))) if header else None
+    attribution = PixelAttribution(tuple(fields['shape']), fields['pixels'],
+                                   fields['labels'], fields['weights'],
+                                   fields['centres'])
+    return attribution, fields['label_map'], wcs

@@ -1,0 +1,158 @@
+"""Lossless FITS/ASDF round trips and regions export."""
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.wcs import WCS
+from hypothesis import given, settings, strategies as st
+from regions import PolygonPixelRegion, Regions
+
+from astropais.io import (aperture_regions, fraction_regions,
+                          read_weighted_segmentation,
+                          write_weighted_segmentation)
+from astropais.pcr.sparse import PixelAttribution
+from astropais.segmentation import (WeightedSegmentationImage,
+                                    WeightedSourceCatalog)
+from astropais.segmentation.tests.helpers import (gaussian_scene,
+                                                  truth_attribution)
+
+SOURCES = [(18, 20, 2.5, 1000.0), (22, 27, 2.0, 500.0), (8, 42, 1.5, 300.0)]
+
+
+@pytest.fixture
+def scene():
+    image, truth = gaussian_scene((40, 50), SOURCES, noise=0.5)
+    footprint = np.sum(truth, axis=0) > 1.0
+    return image, WeightedSegmentationImage(truth_attribution(truth,
+                                                              footprint))
+
+
+def assert_identical(a, b):
+    np.testing.assert_array_equal(a.data, b.data)
+    for name in ('pixels', 'labels', 'weights', 'centres'):
+        np.testing.assert_array_equal(getattr(a.attribution, name),
+                                      getattr(b.attribution, name))
+    assert a.attribution.shape == b.attribution.shape
+
+
+def make_wcs():
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ['RA---TAN', 'DEC--TAN']
+    wcs.wcs.crval = [53.1, -27.8]
+    wcs.wcs.crpix = [25.0, 20.0]
+    wcs.wcs.cdelt = [-1.7e-5, 1.7e-5]
+    return wcs
+
+
+@pytest.mark.parametrize('suffix', ['fits', 'asdf'])
+def test_round_trip_is_lossless(scene, tmp_path, suffix):
+    _, segm = scene
+    segm.remove_labels(2)           # non-consecutive labels, NaN centre
+    path = tmp_path / f'segm.{suffix}'
+    write_weighted_segmentation(segm, path, wcs=make_wcs())
+    back, wcs = read_weighted_segmentation(path)
+    assert_identical(segm, back)
+    np.testing.assert_array_equal(back.labels, [1, 3])
+    assert wcs is not None and wcs.wcs.ctype[0] == 'RA---TAN'
+    np.testing.assert_allclose(wcs.wcs.crval, [53.1, -27.8])
+
+
+@pytest.mark.parametrize('suffix', ['fits', 'asdf'])
+def test_empty_segmentation_round_trip(tmp_path, suffix):
+    attr = PixelAttribution((5, 6), np.zeros(0, int), np.zeros((0, 2), int),
+                            np.zeros((0, 2)), np.zeros((0, 2)))
+    segm = WeightedSegmentationImage(attr)
+    path = tmp_path / f'empty.{suffix}'
+    write_weighted_segmentation(segm, path)
+    back, wcs = read_weighted_segmentation(path)
+    assert_identical(segm, back)
+    assert back.n_labels == 0 and wcs is None
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31), n_slots=st.integers(1, 3),
+       fmt=st.sampled_from(['fits', 'asdf']))
+def test_round_trip_random_weights(tmp_path_factory, seed, n_slots, fmt):
+    rng = np.random.default_rng(seed)
+    _, truth = gaussian_scene((20, 24), SOURCES[:2], seed=seed)
+    truth = np.asarray(truth) * rng.random((2, 20, 24))
+    attr = truth_attribution(truth, truth.sum(0) > 0.3, n=n_slots)
+    segm = WeightedSegmentationImage(attr)
+    path = tmp_path_factory.mktemp('rt') / f'segm.{fmt}'
+    write_weighted_segmentation(segm, path)
+    assert_identical(segm, read_weighted_segmentation(path)[0])
+
+
+def test_fits_layout_readable_by_plain_tools(scene, tmp_path):
+    _, segm = scene
+    path = tmp_path / 'segm.fits'
+    write_weighted_segmentation(segm, path)
+    with fits.open(path) as hdul:
+        assert [h.name for h in hdul] == ['PRIMARY', 'LABELS', 'ATTRIB',
+                                          'CENTRES']
+        np.testing.assert_array_equal(hdul['LABELS'].data, segm.data)
+
+
+def test_corrupted_and_foreign_files(scene, tmp_path):
+    _, segm = scene
+    path = tmp_path / 'segm.fits'
+    write_weighted_segmentation(segm, path)
+    with fits.open(path, mode='update') as hdul:
+        hdul['LABELS'].data[18, 20] = 3
+    with pytest.raises(ValueError, match='does not match'):
+        read_weighted_segmentation(path)
+    other = tmp_path / 'other.fits'
+    fits.PrimaryHDU(np.zeros((3, 3))).writeto(other)
+    with pytest.raises(ValueError, match='not an astropais'):
+        read_weighted_segmentation(other)
+
+
+def test_bad_arguments(scene, tmp_path):
+    _, segm = scene
+    with pytest.raises(ValueError, match='suffix'):
+        write_weighted_segmentation(segm, tmp_path / 'segm.txt')
+    with pytest.raises(ValueError, match='format'):
+        write_weighted_segmentation(segm, tmp_path / 'x', format='hdf5')
+    with pytest.raises(TypeError, match='WeightedSegmentationImage'):
+        write_weighted_segmentation(segm.data, tmp_path / 'x.fits')
+    path = tmp_path / 'segm.asdf'
+    write_weighted_segmentation(segm, path)
+    with pytest.raises(OSError, match='exists'):
+        write_weighted_segmentation(segm, path)
+    write_weighted_segmentation(segm, path, overwrite=True)
+
+
+def test_fraction_regions_overlap(scene):
+    _, segm = scene
+    regions = fraction_regions(segm, color='red')
+    assert isinstance(regions, Regions)
+    assert sorted({r.meta['label'] for r in regions}) == [1, 2, 3]
+    assert all(isinstance(r, PolygonPixelRegion) for r in regions)
+    # Each source's outline covers its whole fraction box.
+    for label, slc in zip(segm.labels, segm.fraction_slices):
+        verts = np.concatenate([r.vertices.xy for r in regions
+                                if r.meta['label'] == label], axis=1)
+        assert verts[0].min() <= slc[1].start
+        assert verts[0].max() >= slc[1].stop - 1
+    # Sources 1 and 2 share pixels, so their outlines overlap.
+    box1, box2 = segm.fraction_slices[0], segm.fraction_slices[1]
+    assert box1[1].stop > box2[1].start
+    with pytest.raises(ValueError, match='min_fraction'):
+        fraction_regions(segm, min_fraction=1.5)
+
+
+def test_aperture_regions(scene, tmp_path):
+    image, segm = scene
+    cat = WeightedSourceCatalog(image, segm)
+    kron = aperture_regions(cat)
+    assert [r.meta['label'] for r in kron] == [1, 2, 3]
+    circ = aperture_regions(cat, kind='circular', radius=3.0)
+    np.testing.assert_allclose([r.radius for r in circ], 3.0)
+    np.testing.assert_allclose([r.center.x for r in circ], cat.x_centroid)
+    out = tmp_path / 'kron.reg'
+    kron.write(out, format='ds9')
+    assert len(Regions.read(out, format='ds9')) == 3
+    with pytest.raises(ValueError, match='radius'):
+        aperture_regions(cat, kind='circular')
+    with pytest.raises(ValueError, match='kind'):
+        aperture_regions(cat, kind='box')
