@@ -298,3 +298,53 @@ class PixelAttribution:
                              f'attribution shape {self.shape}')
         fractions, box = self.fraction_image(label)
         return fractions * image[box], box
+
+    def to_source_images(self, image=None):
+        """
+        Every source's fraction map, or deblended image ``M_i * I``, as
+        cut-outs over the source's bounding box.
+
+        Parameters
+        ----------
+        image : array_like, shape ``shape``, optional
+            The background-subtracted image.  If given, the cut-outs are
+            ``M_i * I``; otherwise they are the fractions ``M_i``.
+
+        Returns
+        -------
+        sources : `SourceImages`
+            Cut-out ``i - 1`` belongs to label ``i``; a label without
+            pixels has an empty ``(0, 0)`` cut-out.  With ``image`` given,
+            ``sources.total()`` equals the image on the footprint and
+            ``sources.fluxes()`` equals `fluxes`.
+        """
+        values = self.weights
+        if image is not None:
+            image = np.asarray(image, dtype=np.float64)
+            if image.shape != self.shape:
+                raise ValueError(f'image shape {image.shape} differs from '
+                                 f'the attribution shape {self.shape}')
+            values = values * image.ravel()[self.pixels][:, None]
+        used = self.labels > 0
+        label = self.labels[used]
+        order = np.argsort(label, kind='stable')
+        label = label[order]
+        value = values[used][order]
+        yy, xx = np.unravel_index(np.broadcast_to(
+            self.pixels[:, None], self.labels.shape)[used][order], self.shape)
+        bounds = np.searchsorted(label, np.arange(1, self.n_sources + 2))
+        cutouts, origins = [], []
+        # A loop over sources: each gets its own cut-out array, filled from
+        # its contiguous run of the label-sorted entries.
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            if lo == hi:
+                cutouts.append(np.zeros((0, 0)))
+                origins.append((0, 0))
+                continue
+            y, x = yy[lo:hi], xx[lo:hi]
+            y0, x0 = y.min(), x.min()
+            cutout = np.zeros((y.max() - y0 + 1, x.max() - x0 + 1))
+            np.add.at(cutout, (y - y0, x - x0), value[lo:hi])
+            cutouts.append(cutout)
+            origins.append((y0, x0))
+        return SourceImages(self.shape, cutouts, origins)

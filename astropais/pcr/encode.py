@@ -1,0 +1,389 @@
+"""
+Encoder: per-source model images and centres -> Partial Contribution
+Representation (PCR).
+
+The PCR of an image with ``N`` sources holds, for ``n`` nearest sources:
+
+* ``heatmap`` -- Gaussian bumps of width ``sigma`` at the centres,
+  max-combined, exactly 1 at the pixel nearest to each centre;
+* ``vectors`` -- ``(dy, dx)`` in pixels from each pixel to its ``n``
+  nearest centres, nearest first (ties: lower source index first);
+* ``slot_mask`` -- False for padding slots (fewer than ``n`` sources);
+* ``fractions`` -- the fraction of each source pixel's flux that comes
+  from each of those ``n`` sources, renormalised to sum to 1;
+* ``source_mask`` -- the source pixels.
+
+Everything is vectorised: the ``n`` nearest centres of every pixel come
+from one `scipy.spatial.cKDTree` query, and the fractions are gathered
+from the per-source cut-outs of a `~astropais.pcr.SourceImages`, never
+from a dense ``N x H x W`` cube.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .sparse import SourceImages
+
+__all__ = ['PCR', 'encode', 'nearest_centres']
+
+# e_i^2 = |p*_i - c_i|^2 <= 0.5 for the pixel p*_i nearest to a centre c_i.
+_MAX_PEAK_OFFSET2 = 0.5
+
+
+@dataclass
+class PCR:
+    """
+    The Partial Contribution Representation of one image.
+
+    Parameters
+    ----------
+    heatmap : `~numpy.ndarray`, shape (H, W), float32
+        Centre heatmap in [0, 1]: the maximum over sources of a Gaussian of
+        width ``sigma`` centred on the (sub-pixel) source centre and scaled
+        to be exactly 1 at the pixel nearest to that centre.
+    vectors : `~numpy.ndarray`, shape (H, W, n, 2), float32
+        ``(dy, dx)`` in pixels from each pixel to its ``n`` nearest source
+        centres, nearest first.  Padding slots repeat the last real vector
+        (all zeros when there is no source).
+    slot_mask : `~numpy.ndarray`, shape (H, W, n), bool
+        False in padding slots (when the image has fewer than ``n``
+        sources).
+    fractions : `~numpy.ndarray`, shape (H, W, b, n), float32
+        Per band, the fraction of the pixel's flux from each of the ``n``
+        sources of ``vectors``; rows sum to 1 on source pixels, zeros
+        outside them and in padding slots.
+    source_mask : `~numpy.ndarray`, shape (H, W), bool
+        The source pixels.
+    n : int
+        The number of nearest sources encoded per pixel.
+    sigma : float
+        The Gaussian width of the heatmap, in pixels.
+    """
+
+    heatmap: np.ndarray
+    vectors: np.ndarray
+    slot_mask: np.ndarray
+    fractions: np.ndarray
+    source_mask: np.ndarray
+    n: int
+    sigma: float
+
+    def __post_init__(self):
+        self.heatmap = np.asarray(self.heatmap, dtype=np.float32)
+        self.vectors = np.asarray(self.vectors, dtype=np.float32)
+        self.slot_mask = np.asarray(self.slot_mask, dtype=bool)
+        self.fractions = np.asarray(self.fractions, dtype=np.float32)
+        self.source_mask = np.asarray(self.source_mask, dtype=bool)
+        self.n = int(self.n)
+        self.sigma = float(self.sigma)
+        shape = self.heatmap.shape
+        if len(shape) != 2:
+            raise ValueError(f'heatmap must be 2-D, got shape {shape}')
+        expected = {'vectors': (*shape, self.n, 2),
+                    'slot_mask': (*shape, self.n),
+                    'source_mask': shape}
+        for name, want in expected.items():
+            got = getattr(self, name).shape
+            if got != want:
+                raise ValueError(f'{name} has shape {got}, expected {want}')
+        if (self.fractions.ndim != 4 or self.fractions.shape[:2] != shape
+                or self.fractions.shape[3] != self.n):
+            raise ValueError(f'fractions has shape {self.fractions.shape}, '
+                             f'expected {(*shape, "b", self.n)}')
+
+    @property
+    def shape(self):
+        """The ``(H, W)`` image shape."""
+        return self.heatmap.shape
+
+    @property
+    def n_bands(self):
+        """The number of bands ``b`` of ``fractions``."""
+        return self.fractions.shape[2]
+
+    def decode(self, footprint=None, *, band=0, **kwargs):
+        """
+        Decode this PCR (see `~astropais.pcr.decode`).
+
+        Parameters
+        ----------
+        footprint : array_like of bool, shape (H, W), optional
+            The pixels to attribute; default ``source_mask``.
+        band : int, optional
+            The band of ``fractions`` to decode.
+        **kwargs
+            Passed to `~astropais.pcr.decode` (``centres``,
+            ``peak_threshold``, ``min_distance``, ``vote_tolerance``,
+            ``refine``).
+
+        Returns
+        -------
+        attribution : `~astropais.pcr.PixelAttribution`
+            The per-pixel ``(label, weight)`` pairs and the centres.
+        """
+        from .decode import decode
+        if footprint is None:
+            footprint = self.source_mask
+        return decode(self.heatmap, self.vectors, self.fractions[:, :, band],
+                      footprint, **kwargs)
+
+
+def _check_n(n):
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f'n must be an integer, got {n!r}')
+    if n < 1:
+        raise ValueError(f'n must be at least 1, got {n}')
+    return int(n)
+
+
+def _check_centres(centres):
+    centres = np.asarray(centres, dtype=np.float64)
+    if centres.size == 0:
+        return centres.reshape(0, 2)
+    if centres.ndim != 2 or centres.shape[1] != 2:
+        raise ValueError(f'centres must have shape (N, 2), got '
+                         f'{centres.shape}')
+    if not np.all(np.isfinite(centres)):
+        raise ValueError('centres have NaN or inf values')
+    return centres
+
+
+def nearest_centres(points, centres, n):
+    """
+    The ``n`` nearest centres of each point, nearest first, ties broken by
+    the lower centre index.
+
+    Parameters
+    ----------
+    points : array_like, shape (M, 2)
+        Query positions ``(y, x)``.
+    centres : array_like, shape (N, 2)
+        Centre positions ``(y, x)``, ``N >= 1``.
+    n : int
+        Number of neighbours; at most ``N`` are returned.
+
+    Returns
+    -------
+    index : `~numpy.ndarray` of int, shape (M, min(n, N))
+        Indices into ``centres``.
+    dist2 : `~numpy.ndarray` of float, shape (M, min(n, N))
+        Squared Euclidean distances.
+    next_dist2 : `~numpy.ndarray` of float, shape (M,)
+        Squared distance of the first centre *not* returned (``inf`` when
+        all ``N`` are returned).
+    """
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    centres = _check_centres(centres)
+    n_centres = len(centres)
+    if n_centres == 0:
+        raise ValueError('nearest_centres needs at least one centre')
+    n = _check_n(n)
+    tree = cKDTree(centres)
+    n_keep = min(n, n_centres)
+    index = np.empty((len(points), n_keep), dtype=np.int64)
+    dist2 = np.empty((len(points), n_keep))
+    next_dist2 = np.full(len(points), np.inf)
+    # One more neighbour than kept, to see ties at the cut; rows where the
+    # last queried neighbour still ties with the last kept one are queried
+    # again with more neighbours (a loop over rounds, not over pixels).
+    todo = np.arange(len(points))
+    k = min(n_keep + 1, n_centres)
+    while todo.size:
+        _, idx = tree.query(points[todo], k=k, workers=-1)
+        idx = idx.reshape(len(todo), k)
+        delta = centres[idx] - points[todo, None, :]
+        d2 = delta[..., 0] ** 2 + delta[..., 1] ** 2
+        order = np.lexsort((idx, d2), axis=-1)
+        idx = np.take_along_axis(idx, order, axis=1)
+        d2 = np.take_along_axis(d2, order, axis=1)
+        if k > n_keep:
+            unresolved = d2[:, k - 1] <= d2[:, n_keep - 1]
+            if k < n_centres and np.any(unresolved):
+                done = ~unresolved
+            else:
+                done = np.ones(len(todo), dtype=bool)
+            next_dist2[todo[done]] = d2[done, n_keep]
+        else:
+            done = np.ones(len(todo), dtype=bool)
+        index[todo[done]] = idx[done, :n_keep]
+        dist2[todo[done]] = d2[done, :n_keep]
+        todo = todo[~done]
+        k = min(2 * k, n_centres)
+    return index, dist2, next_dist2
+
+
+def _heatmap(pixels, centres, index, dist2, next_dist2, sigma, shape):
+    """Max-combined Gaussians, 1 at the pixel nearest to each centre."""
+    peak = np.floor(centres + 0.5)
+    offset = peak - centres
+    e2 = offset[:, 0] ** 2 + offset[:, 1] ** 2
+    # log h_i(p) = -(|p - c_i|^2 - e_i^2) / (2 sigma^2): the maximum over
+    # sources is the minimum "power distance" d^2 - e^2.
+    power = np.min(dist2 - e2[index], axis=1)
+    # A source outside the queried neighbours can only win where its
+    # distance is within e^2 <= 0.5 of the nearest one: solve those pixels
+    # exactly by lifting centres to 3-D, (y, x, sqrt(0.5 - e^2)).
+    unsure = next_dist2 < dist2[:, 0] + _MAX_PEAK_OFFSET2
+    if np.any(unsure):
+        lifted = np.column_stack([centres,
+                                  np.sqrt(np.maximum(_MAX_PEAK_OFFSET2 - e2,
+                                                     0.0))])
+        query = np.column_stack([pixels[unsure],
+                                 np.zeros(np.count_nonzero(unsure))])
+        d, _ = cKDTree(lifted).query(query, k=1)
+        power[unsure] = np.minimum(power[unsure],
+                                   d ** 2 - _MAX_PEAK_OFFSET2)
+    heat = np.exp(-np.maximum(power, 0.0) / (2.0 * sigma ** 2))
+    heat = heat.reshape(shape)
+    # The nearest pixel of every centre inside the image is exactly 1.
+    inside = np.all((peak >= 0) & (peak < np.asarray(shape)), axis=1)
+    py, px = peak[inside].astype(np.int64).T
+    heat[py, px] = 1.0
+    return heat
+
+
+def _gather_fractions(sources, index, shape, n):
+    """Per-band source flux of each pixel's n nearest sources."""
+    n_bands = sources.n_bands
+    flux = np.zeros((*shape, n_bands, n))
+    index = index.reshape(*shape, -1)
+    # A loop over sources: each one fills only the slots that name it,
+    # inside its own cut-out window (total work = sum of cut-out areas).
+    for i, cutout in enumerate(sources.cutouts):
+        image_sl, cutout_sl = sources.slices(i)
+        hit = index[image_sl] == i
+        if not hit.any():
+            continue
+        values = cutout[(Ellipsis, *cutout_sl)]
+        values = values.reshape(-1, *values.shape[-2:])
+        values = np.moveaxis(values, 0, -1)[..., None]   # (h, w, b, 1)
+        window = flux[image_sl]
+        window += np.where(hit[:, :, None, :], values, 0.0)
+    return flux
+
+
+def encode(sources, centres, *, n=3, sigma=2.0, source_mask=None):
+    """
+    Encode per-source model images as a Partial Contribution
+    Representation.
+
+    Parameters
+    ----------
+    sources : `~astropais.pcr.SourceImages`
+        The noise-free per-source images (non-negative), one cut-out per
+        source.
+    centres : array_like, shape (N, 2)
+        The ``(y, x)`` centre of each source, in pixels (sub-pixel allowed;
+        pixel ``(j, k)`` is centred on ``(j, k)``).  Centres may lie
+        outside the image.
+    n : int, optional
+        The number of nearest sources encoded per pixel (>= 1).
+    sigma : float, optional
+        Width of the heatmap Gaussians, in pixels.
+    source_mask : array_like of bool, shape (H, W), optional
+        The source pixels.  Default: pixels where the summed source images
+        (over all bands) are > 0.
+
+    Returns
+    -------
+    pcr : `~astropais.pcr.PCR`
+        The encoding.
+
+    Raises
+    ------
+    ValueError
+        If ``n < 1``, ``sigma <= 0``, the number of centres differs from
+        the number of sources, any model value is negative, or
+        ``source_mask`` has the wrong shape.
+
+    Notes
+    -----
+    * Nearest means Euclidean distance from the pixel centre to the source
+      centre; equal distances are ordered by source index.
+    * Fractions of the sources beyond the ``n`` nearest are dropped and the
+      ``n`` kept ones renormalised.  Where the kept sources carry no flux at
+      a source pixel (in a band), the nearest source gets fraction 1.
+    * The heatmap of source ``i`` is
+      ``exp(-(|p - c_i|^2 - |p*_i - c_i|^2) / (2 sigma^2))`` with ``p*_i``
+      the pixel nearest to ``c_i`` (``floor(c + 0.5)``): a Gaussian centred
+      on the sub-pixel centre, scaled to exactly 1 at ``p*_i``.  Within
+      each source's region it decreases strictly away from ``p*_i``, so
+      its only local maximum is ``p*_i``; ``p*_i + vectors[p*_i, 0]``
+      gives back the exact centre (up to float32 rounding).
+    * Coincident centres are allowed: they get identical vectors (lower
+      index first), separate fractions and a single heatmap peak.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropais.pcr import SourceImages, encode
+    >>> src = SourceImages((5, 8), [np.ones((3, 5)), np.ones((3, 5))],
+    ...                    [(1, 0), (1, 3)])
+    >>> pcr = encode(src, [(2, 2), (2, 5)], n=2)
+    >>> pcr.fractions[2, 3, 0].tolist()
+    [0.5, 0.5]
+    >>> float(pcr.heatmap[2, 5])
+    1.0
+    """
+    if not isinstance(sources, SourceImages):
+        raise TypeError('sources must be an astropais.pcr.SourceImages')
+    n = _check_n(n)
+    sigma = float(sigma)
+    if not np.isfinite(sigma) or sigma <= 0:
+        raise ValueError(f'sigma must be a positive number, got {sigma}')
+    centres = _check_centres(centres)
+    if len(centres) != len(sources):
+        raise ValueError(f'got {len(centres)} centres for {len(sources)} '
+                         f'sources')
+    for i, cutout in enumerate(sources.cutouts):
+        if np.any(cutout < 0):
+            raise ValueError(f'source {i} has negative model fluxes '
+                             f'(min {cutout.min():g}); model images must be '
+                             f'non-negative (clip them first)')
+    shape = sources.shape
+    n_bands = sources.n_bands
+    total = sources.total().reshape(-1, *shape)
+    if source_mask is None:
+        source_mask = total.sum(axis=0) > 0
+    else:
+        source_mask = np.asarray(source_mask)
+        if source_mask.shape != shape:
+            raise ValueError(f'source_mask has shape {source_mask.shape}, '
+                             f'expected {shape}')
+        source_mask = source_mask.astype(bool)
+
+    n_src = len(centres)
+    heatmap = np.zeros(shape, dtype=np.float32)
+    vectors = np.zeros((*shape, n, 2), dtype=np.float32)
+    slot_mask = np.zeros((*shape, n), dtype=bool)
+    fractions = np.zeros((*shape, n_bands, n), dtype=np.float32)
+    if n_src == 0:
+        return PCR(heatmap, vectors, slot_mask, fractions, source_mask, n,
+                   sigma)
+
+    yy, xx = np.indices(shape)
+    pixels = np.column_stack([yy.ravel(), xx.ravel()]).astype(np.float64)
+    index, dist2, next_dist2 = nearest_centres(pixels, centres, n)
+    n_real = index.shape[1]
+
+    heatmap[...] = _heatmap(pixels, centres, index, dist2, next_dist2, sigma,
+                            shape)
+
+    delta = centres[index] - pixels[:, None, :]
+    vectors[:, :, :n_real] = delta.reshape(*shape, n_real, 2)
+    # Padding slots repeat the farthest real vector (masked out anyway).
+    vectors[:, :, n_real:] = vectors[:, :, n_real - 1:n_real]
+    slot_mask[:, :, :n_real] = True
+
+    flux = _gather_fractions(sources, index, shape, n_real)
+    norm = flux.sum(axis=-1, keepdims=True)
+    frac = np.divide(flux, norm, out=np.zeros_like(flux), where=norm > 0)
+    # Source pixels whose kept sources carry no flux (in a band): all of
+    # it to the nearest source.
+    empty = (norm[..., 0] <= 0) & source_mask[:, :, None]
+    frac[..., 0][empty] = 1.0
+    frac[~source_mask] = 0.0
+    fractions[..., :n_real] = frac
+    return PCR(heatmap, vectors, slot_mask, fractions, source_mask, n, sigma)

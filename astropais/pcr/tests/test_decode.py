@@ -1,0 +1,236 @@
+"""Tests of the PCR decoder: round trips, flux conservation, bad input."""
+
+import numpy as np
+import pytest
+from astropy.utils.exceptions import AstropyUserWarning
+from hypothesis import given, settings, strategies as st
+
+from astropais.pcr import (PixelAttribution, SourceImages, decode, encode,
+                           find_centres)
+
+from .helpers import dense_attribution, dense_sources, scenes, truncated_truth
+
+SETTINGS = settings(max_examples=40, deadline=None)
+
+
+def _check_structure(att, n):
+    assert att.n_slots == n
+    assert np.all(np.diff(att.pixels) > 0)
+    np.testing.assert_allclose(att.weights.sum(axis=1), 1, rtol=0,
+                               atol=1e-12)
+    assert np.all((att.weights > 0) == (att.labels > 0))
+    # Largest weight first, at most n distinct labels per pixel.
+    assert np.all(np.diff(att.weights, axis=1) <= 0)
+    for k in range(1, n):
+        used = att.labels[:, k] > 0
+        assert not np.any(att.labels[used, :k] == att.labels[used, k, None])
+
+
+def _match(found, truth):
+    """Index of the true centre nearest to each found one (a permutation)."""
+    if len(truth) == 0:
+        return np.zeros(0, dtype=int)
+    d2 = ((found[:, None] - truth[None]) ** 2).sum(axis=-1)
+    order = np.argmin(d2, axis=1)
+    assert len(set(order.tolist())) == len(truth) == len(found)
+    return order
+
+
+@SETTINGS
+@given(scene=scenes(), n=st.integers(1, 4))
+def test_round_trip_with_known_centres(scene, n):
+    """decode(encode(truth)) gives the n-truncated truth fractions."""
+    sources, centres = scene
+    pcr = encode(sources, centres, n=n)
+    att = decode(pcr.heatmap, pcr.vectors, pcr.fractions, pcr.source_mask,
+                 centres=centres, vote_tolerance=0.01)
+    _check_structure(att, n)
+    np.testing.assert_array_equal(att.footprint, pcr.source_mask)
+    np.testing.assert_array_equal(att.centres, centres)
+    expected = truncated_truth(sources, centres, n, pcr.source_mask)
+    np.testing.assert_allclose(dense_attribution(att), expected, atol=1e-6)
+
+
+@SETTINGS
+@given(scene=scenes(min_separation=3), n=st.integers(1, 4),
+       sigma=st.sampled_from([1.0, 2.0, 4.0]))
+def test_round_trip_with_peak_finding(scene, n, sigma):
+    """Peaks + sub-pixel refinement give the centres back exactly (float32
+    rounding), and then the same fractions as with known centres."""
+    sources, centres = scene
+    pcr = encode(sources, centres, n=n, sigma=sigma)
+    att = decode(pcr.heatmap, pcr.vectors, pcr.fractions, pcr.source_mask)
+    _check_structure(att, n)
+    assert att.n_sources == len(centres)
+    order = _match(att.centres, centres)
+    np.testing.assert_allclose(att.centres, centres[order], atol=1e-6)
+    expected = truncated_truth(sources, centres, n, pcr.source_mask)[order]
+    np.testing.assert_allclose(dense_attribution(att), expected, atol=1e-6)
+
+
+@SETTINGS
+@given(scene=scenes(min_separation=3, max_sources=5))
+def test_exact_truth_where_at_most_n_nearest_sources_contribute(scene):
+    sources, centres = scene
+    n = 2
+    pcr = encode(sources, centres, n=n)
+    att = decode(pcr.heatmap, pcr.vectors, pcr.fractions, pcr.source_mask)
+    cube = dense_sources(sources)[:, 0]
+    total = cube.sum(axis=0)
+    if len(centres) == 0:
+        assert att.pixels.size == 0
+        return
+    yy, xx = np.indices(sources.shape)
+    d2 = (yy[..., None] - centres[:, 0]) ** 2 + (xx[..., None]
+                                                  - centres[:, 1]) ** 2
+    rank = np.argsort(np.argsort(d2, axis=-1, kind='stable'), axis=-1)
+    contributing = np.moveaxis(cube > 0, 0, -1)
+    ok = (total > 0) & ~np.any(contributing & (rank >= n), axis=-1)
+    truth = np.divide(cube, total, out=np.zeros_like(cube), where=total > 0)
+    order = _match(att.centres, centres)
+    decoded = dense_attribution(att)
+    np.testing.assert_allclose(decoded[:, ok], truth[order][:, ok],
+                               atol=1e-6)
+
+
+@SETTINGS
+@given(scene=scenes(max_sources=8), n=st.integers(1, 3),
+       seed=st.integers(0, 2 ** 16), tolerance=st.floats(0.1, 5.0))
+def test_flux_is_conserved_for_any_pcr(scene, n, seed, tolerance):
+    """Random (network-like) vectors and fractions: every footprint pixel's
+    flux is handed out exactly once."""
+    sources, centres = scene
+    rng = np.random.default_rng(seed)
+    ny, nx = sources.shape
+    image = rng.normal(10.0, 30.0, size=(ny, nx)) * 1e3
+    footprint = rng.random((ny, nx)) < 0.6
+    vectors = rng.normal(0, 4, size=(ny, nx, n, 2))
+    fractions = rng.random((ny, nx, n))
+    fractions[rng.random((ny, nx, n)) < 0.2] = 0
+    att = decode(np.zeros((ny, nx)), vectors, fractions, footprint,
+                 centres=centres if len(centres) else [(1.0, 1.0)],
+                 vote_tolerance=tolerance)
+    _check_structure(att, n)
+    fluxes = att.fluxes(image)
+    expected = np.sum(image[footprint])
+    assert np.isclose(fluxes.sum(), expected,
+                      rtol=1e-13, atol=1e-12 * np.abs(image).sum())
+    deblended = att.to_source_images(image)
+    np.testing.assert_allclose(deblended.fluxes(), fluxes, rtol=1e-12,
+                               atol=1e-9)
+    np.testing.assert_allclose(deblended.total(),
+                               np.where(footprint, image, 0), atol=1e-9)
+
+
+def test_failed_votes_go_to_nearest_centre():
+    vectors = np.full((5, 5, 2, 2), 100.0)      # every vote misses
+    fractions = np.full((5, 5, 2), 0.5)
+    footprint = np.ones((5, 5), bool)
+    att = decode(np.zeros((5, 5)), vectors, fractions, footprint,
+                 centres=[(0, 0), (4, 4)])
+    labels = att.label_map()
+    assert labels[0, 0] == 1 and labels[4, 4] == 2 and labels[0, 1] == 1
+    assert np.all(att.weights[:, 0] == 1) and np.all(att.labels[:, 1] == 0)
+
+
+def test_coincident_centres_merge_into_lowest_label():
+    cut = np.ones((3, 3))
+    sources = SourceImages((7, 7), [cut, 3 * cut, cut],
+                           [(2, 2), (2, 2), (2, 3)])
+    centres = np.array([(3, 3), (3, 3), (3, 4.0)])
+    pcr = encode(sources, centres, n=3)
+    image = sources.total()
+    # Known centres: label 2 duplicates label 1 and gets nothing.
+    att = decode(pcr.heatmap, pcr.vectors, pcr.fractions, pcr.source_mask,
+                 centres=centres)
+    fluxes = att.fluxes(image)
+    assert fluxes[1] == 0
+    np.testing.assert_allclose(fluxes[0], 4 * 9)
+    np.testing.assert_allclose(fluxes.sum(), image.sum())
+    # Peak finding sees one peak for the pair.
+    found = decode(pcr.heatmap, pcr.vectors, pcr.fractions, pcr.source_mask,
+                   min_distance=1)
+    assert len(found.centres) == 1     # (3, 3) and (3, 4) touch as well
+    np.testing.assert_allclose(found.fluxes(image), [image.sum()])
+
+
+def test_zero_sources_and_empty_footprint():
+    pcr = encode(SourceImages((6, 6), []), np.zeros((0, 2)), n=2)
+    att = decode(pcr.heatmap, pcr.vectors, pcr.fractions, pcr.source_mask)
+    assert att.pixels.size == 0 and att.n_sources == 0
+    assert not att.label_map().any()
+    with pytest.warns(AstropyUserWarning, match='unattributed'):
+        att = decode(pcr.heatmap, pcr.vectors, pcr.fractions,
+                     np.ones((6, 6), bool))
+    assert att.pixels.size == 0
+
+
+def test_find_centres_plateaus_borders_and_spacing():
+    heat = np.zeros((9, 9))
+    heat[0, 0] = 1.0                     # corner
+    heat[8, 3:5] = 0.9                   # two-pixel plateau on the border
+    heat[4, 8] = 0.7                     # right edge
+    heat[4, 5] = 0.6                     # 3 px from (4, 8): suppressed if
+    found = find_centres(heat, threshold=0.5)       # min_distance >= 3
+    assert found.tolist() == [[0, 0], [4, 5], [4, 8], [8, 3]]
+    found = find_centres(heat, threshold=0.5, min_distance=3)
+    assert found.tolist() == [[0, 0], [4, 8], [8, 3]]
+    assert find_centres(heat, threshold=0.95).tolist() == [[0, 0]]
+    # Equal peaks within min_distance: the first in raster order wins.
+    heat = np.zeros((5, 9))
+    heat[2, 2] = heat[2, 4] = 1.0
+    assert find_centres(heat, min_distance=2).tolist() == [[2, 2]]
+    assert find_centres(np.zeros((4, 4))).shape == (0, 2)
+
+
+def test_refinement_ignores_long_vectors():
+    heat = np.zeros((5, 5))
+    heat[2, 2] = 1
+    vectors = np.zeros((5, 5, 1, 2))
+    vectors[2, 2, 0] = (0.25, -0.5)
+    assert find_centres(heat, vectors=vectors).tolist() == [[2.25, 1.5]]
+    assert find_centres(heat, vectors=vectors,
+                        refine=False).tolist() == [[2, 2]]
+    vectors[2, 2, 0] = (3, 0)
+    assert find_centres(heat, vectors=vectors).tolist() == [[2, 2]]
+
+
+@pytest.fixture
+def good():
+    sources = SourceImages((6, 7), [np.ones((3, 3))], [(1, 1)])
+    pcr = encode(sources, [(2, 2)], n=2)
+    return pcr
+
+
+@pytest.mark.parametrize('change, match', [
+    (lambda a: a.update(fractions=np.where(a['fractions'] > 0, np.nan, 0)),
+     'fractions has NaN'),
+    (lambda a: a.update(fractions=-a['fractions']), 'negative'),
+    (lambda a: a.update(fractions=a['fractions'][..., :1]),
+     'fractions has shape'),
+    (lambda a: a.update(fractions=np.repeat(a['fractions'], 2, axis=2)),
+     'one band'),
+    (lambda a: a.update(vectors=a['vectors'][:5]), 'vectors has shape'),
+    (lambda a: a.update(vectors=a['vectors'] * np.inf), 'vectors has NaN'),
+    (lambda a: a.update(heatmap=a['heatmap'][None]), 'heatmap must be 2-D'),
+    (lambda a: a.update(footprint=a['footprint'].T), 'footprint has shape'),
+    (lambda a: a.update(vote_tolerance=0), 'vote_tolerance'),
+    (lambda a: a.update(min_distance=0), 'min_distance'),
+    (lambda a: a.update(centres=[(1, 2, 3)]), r'shape \(N, 2\)'),
+    (lambda a: a.update(centres=[(np.nan, 2)]), 'NaN'),
+])
+def test_bad_input_raises(good, change, match):
+    args = dict(heatmap=good.heatmap, vectors=good.vectors,
+                fractions=good.fractions, footprint=good.source_mask)
+    change(args)
+    with pytest.raises(ValueError, match=match):
+        decode(**args)
+
+
+def test_pcr_decode_method_and_label_map(good):
+    att = good.decode()
+    assert isinstance(att, PixelAttribution)
+    np.testing.assert_array_equal(att.label_map(), good.source_mask * 1)
+    frac = att.to_source_images()
+    np.testing.assert_array_equal(frac.cutouts[0], np.ones((3, 3)))
+    np.testing.assert_array_equal(frac.origins, [[1, 1]])
