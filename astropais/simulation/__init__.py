@@ -5,7 +5,9 @@ Simulated blended fields with per-source truth (GalSim), in named presets
 
 from .presets import *  # noqa: F401,F403
 from .scene import *  # noqa: F401,F403
+from .dataset import *  # noqa: F401,F403
 from .presets import __all__ as _presets_all
 from .scene import __all__ as _scene_all
+from .dataset import __all__ as _dataset_all
 
-__all__ = [*_presets_all, *_scene_all]
+__all__ = [*_presets_all, *_scene_all, *_dataset_all]

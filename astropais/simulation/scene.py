@@ -74,7 +74,54 @@ class Scene:
     @property
     def centres(self):
         """The ``(y, x)`` true centres, shape (N, 2)."""
-        return np.column_stack([self.catalog['y'], self.catalog['x']])
+        return np.column_stack([np.asarray(self.catalog['y'], float),
+                                np.asarray(self.catalog['x'], float)])
+
+    def crop(self, y0, x0, shape):
+        """
+        A sub-image with its truth, as a new `Scene`.
+
+        Sources whose light reaches the crop are kept, also those centred
+        outside it (their centres then lie outside the crop); sources with
+        no flux in the crop are dropped and ``id`` is renumbered 1..N.
+
+        Parameters
+        ----------
+        y0, x0 : int
+            The full-image pixel of the crop's ``[0, 0]``.
+        shape : tuple of int
+            The crop shape; the crop must lie inside the image.
+
+        Returns
+        -------
+        scene : `Scene`
+            The cropped scene (``image == sources.total() + noise`` still
+            holds exactly).
+        """
+        shape = _check_shape(shape)
+        y0, x0 = int(y0), int(x0)
+        if (y0 < 0 or x0 < 0 or y0 + shape[0] > self.image.shape[0]
+                or x0 + shape[1] > self.image.shape[1]):
+            raise ValueError(f'crop at {(y0, x0)} of shape {shape} leaves the '
+                             f'image of shape {self.image.shape}')
+        window = (slice(y0, y0 + shape[0]), slice(x0, x0 + shape[1]))
+        moved = SourceImages(shape, self.sources.cutouts,
+                             self.sources.origins - np.array([y0, x0]))
+        keep = np.flatnonzero(moved.fluxes() > 0)
+        sources = SourceImages(shape, [moved.cutouts[i] for i in keep],
+                               moved.origins[keep])
+        catalog = self.catalog[keep]
+        catalog['id'] = np.arange(1, len(keep) + 1, dtype=np.int64)
+        catalog['x'] = catalog['x'] - x0
+        catalog['y'] = catalog['y'] - y0
+        catalog['flux_in_image'] = sources.fluxes()
+        catalog.meta = dict(self.catalog.meta, crop_origin=[y0, x0])
+        return Scene(image=self.image[window].copy(), sources=sources,
+                     noise=self.noise[window].copy(),
+                     noise_sigma=self.noise_sigma, catalog=catalog,
+                     psf=self.psf, psf_fwhm_pixels=self.psf_fwhm_pixels,
+                     pixel_scale=self.pixel_scale, preset=self.preset,
+                     parameters=self.parameters, seed=self.seed)
 
 
 def _check_shape(shape):

@@ -1,0 +1,175 @@
+"""
+`simulate_dataset`: write a training dataset of simulated crops with PCR
+labels.
+"""
+
+import numpy as np
+
+from .presets import get_preset
+from .scene import make_scene
+
+__all__ = ['simulate_dataset', 'crop_seed', 'simulate_crop']
+
+
+def crop_seed(seed, index):
+    """
+    The scene seed of crop ``index`` of a dataset with seed ``seed``.
+
+    Parameters
+    ----------
+    seed : int
+        The dataset seed.
+    index : int
+        The crop index.
+
+    Returns
+    -------
+    seed : int
+        ``SeedSequence([seed, index]).generate_state(1)[0]``: independent
+        of how the dataset was split into runs.
+    """
+    return int(np.random.SeedSequence([int(seed), int(index)])
+               .generate_state(1)[0])
+
+
+def simulate_crop(preset, crop_size, seed, margin=None, **overrides):
+    """
+    One simulated crop, including light from sources just outside it.
+
+    The scene is simulated ``margin`` pixels larger on every side and
+    cropped, so sources centred outside the crop still spill light into
+    it (as in a tile of a larger field).
+
+    Parameters
+    ----------
+    preset : str or `~astropais.simulation.SceneParameters`
+        The preset.
+    crop_size : int or tuple of int
+        Crop shape (square if one number).
+    seed : int
+        Scene seed.
+    margin : int, optional
+        Extra pixels simulated on each side; default three PSF FWHM.
+    **overrides
+        Scene parameters (see `~astropais.simulation.make_scene`).
+
+    Returns
+    -------
+    scene : `~astropais.simulation.Scene`
+        The cropped scene.
+    """
+    shape = ((crop_size, crop_size) if np.ndim(crop_size) == 0
+             else tuple(crop_size))
+    params = get_preset(preset, **overrides)
+    if margin is None:
+        margin = int(np.ceil(3 * params.psf_fwhm_pixels))
+    if isinstance(margin, bool) or not isinstance(margin, (int, np.integer)) \
+            or margin < 0:
+        raise ValueError(f'margin must be an integer >= 0, got {margin!r}')
+    if np.ndim(crop_size) not in (0, 1) or len(shape) != 2 or not all(
+            isinstance(s, (int, np.integer)) and s >= 1 for s in shape):
+        raise ValueError(f'crop_size must be a positive integer or a pair, '
+                         f'got {crop_size!r}')
+    full = (shape[0] + 2 * margin, shape[1] + 2 * margin)
+    scene = make_scene(params, shape=full, seed=seed)
+    return scene.crop(margin, margin, shape)
+
+
+def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
+                     seed=0, n=3, sigma=2.0, margin=None, shard_size=256,
+                     resume=False, mask_threshold=None, mask_dilation=None,
+                     progress_bar=False, **overrides):
+    """
+    Write a dataset of simulated crops with PCR labels.
+
+    Crop ``i`` is `simulate_crop` with seed ``crop_seed(seed, i)``, so a
+    dataset is reproducible bit for bit, and a resumed run writes exactly
+    the samples an uninterrupted one would have.  Labels: `astropais.pcr.encode`
+    of the noise-free per-source images at the true centres, with the
+    source mask of `astropais.datasets.truth_source_mask`.
+
+    Parameters
+    ----------
+    directory : str or path-like
+        The dataset directory.
+    n_crops : int
+        The number of crops the dataset should hold.
+    preset : str, optional
+        ``'hst'`` or ``'lsst'``.
+    crop_size : int, optional
+        Crop side in pixels.
+    seed : int, optional
+        Dataset seed.
+    n : int, optional
+        PCR slots (nearest sources per pixel).
+    sigma : float, optional
+        PCR heatmap width in pixels.
+    margin : int, optional
+        See `simulate_crop`.
+    shard_size : int, optional
+        Samples per shard.
+    resume : bool, optional
+        Continue a dataset already in ``directory`` (same parameters).
+    mask_threshold, mask_dilation : optional
+        Source-mask threshold (noise sigmas) and dilation (pixels); default
+        those of `astropais.datasets.truth_source_mask`.
+    progress_bar : bool, optional
+        Show a tqdm progress bar.
+    **overrides
+        Scene parameters (see `~astropais.simulation.make_scene`).
+
+    Returns
+    -------
+    dataset : `~astropais.datasets.Dataset`
+        The dataset, opened for reading.
+    """
+    import galsim
+    from tqdm.auto import tqdm
+
+    from astropais import __version__
+    from astropais.datasets import (SOURCE_MASK_DILATION,
+                                    SOURCE_MASK_THRESHOLD, DatasetWriter,
+                                    read_dataset, source_mask_definition,
+                                    truth_source_mask)
+    from astropais.pcr import encode
+
+    if isinstance(n_crops, bool) or not isinstance(
+            n_crops, (int, np.integer)) or n_crops < 0:
+        raise ValueError(f'n_crops must be an integer >= 0, got {n_crops!r}')
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+            or seed < 0:
+        raise ValueError(f'seed must be a non-negative integer, got {seed!r}')
+    threshold = (SOURCE_MASK_THRESHOLD if mask_threshold is None
+                 else mask_threshold)
+    dilation = SOURCE_MASK_DILATION if mask_dilation is None else mask_dilation
+    params = get_preset(preset, **overrides)
+    if margin is None:
+        margin = int(np.ceil(3 * params.psf_fwhm_pixels))
+    manifest = {
+        'generator': {'name': 'astropais.simulation.simulate_dataset',
+                      'version': __version__, 'galsim': galsim.__version__},
+        'preset': params.name, 'parameters': params.to_dict(),
+        'seed': int(seed),
+        'crop_seed': 'numpy.random.SeedSequence([seed, index])'
+                     '.generate_state(1)[0]',
+        'crop_size': int(crop_size), 'margin': int(margin),
+        'n': int(n), 'sigma': float(sigma),
+        'source_mask': source_mask_definition(threshold, dilation),
+    }
+    with DatasetWriter(directory, manifest, shard_size=shard_size,
+                       resume=resume) as writer:
+        start = writer.n_samples
+        # A loop over crops: each is one independent scene.
+        for index in tqdm(range(start, n_crops), disable=not progress_bar,
+                          initial=start, total=max(n_crops, start),
+                          unit='crop', desc='simulate'):
+            scene = simulate_crop(params, crop_size, crop_seed(seed, index),
+                                  margin=margin)
+            mask = truth_source_mask(scene.sources.total(), scene.noise_sigma,
+                                     threshold=threshold, dilation=dilation)
+            pcr = encode(scene.sources, scene.centres, n=n, sigma=sigma,
+                         source_mask=mask)
+            catalog = scene.catalog
+            catalog.meta['crop_index'] = index
+            writer.add(scene.image, pcr, catalog, scene.noise_sigma)
+    return read_dataset(directory)
