@@ -10,8 +10,8 @@ from scipy import ndimage
 from ..pcr.sparse import PixelAttribution, SourceImages
 from .matching import SourceMatch
 
-__all__ = ['attribution_from_label_map', 'reconstruction_errors',
-           'fraction_errors']
+__all__ = ['attribution_from_label_map', 'attribution_from_source_images',
+           'reconstruction_errors', 'fraction_errors']
 
 
 def attribution_from_label_map(label_map, centres=None):
@@ -57,6 +57,91 @@ def attribution_from_label_map(label_map, centres=None):
     labels = label_map.ravel()[pixels].astype(np.int64)[:, None]
     return PixelAttribution(label_map.shape, pixels, labels,
                             np.ones(labels.shape), centres)
+
+
+def attribution_from_source_images(models, footprint, centres=None, *,
+                                   max_slots=8):
+    """
+    Fractions ``M_i = S_i / sum_j S_j`` from per-source model images, as a
+    `~astropais.pcr.PixelAttribution` on a footprint.
+
+    This is how model-fitting deblenders (scarlet, scarlet2) share the
+    light of a pixel: in proportion to their models.
+
+    Parameters
+    ----------
+    models : `~astropais.pcr.SourceImages`
+        Single-band per-source model images (label ``i + 1`` is model
+        ``i``); negative values count as 0.
+    footprint : array_like of bool, shape ``models.shape``
+        The pixels to attribute.  A footprint pixel where no model is
+        positive goes wholly to the nearest centre.
+    centres : array_like, shape (N, 2), optional
+        ``(y, x)`` source centres; by default each model's flux-weighted
+        centroid.
+    max_slots : int, optional
+        At most this many sources are kept per pixel (the largest
+        contributions), then the kept fractions are renormalised.
+
+    Returns
+    -------
+    attribution : `~astropais.pcr.PixelAttribution`
+    """
+    if not isinstance(models, SourceImages):
+        raise TypeError(f'models must be a SourceImages, got '
+                        f'{type(models).__name__}')
+    if models.n_bands != 1:
+        raise ValueError('models must be single-band')
+    footprint = np.asarray(footprint, dtype=bool)
+    if footprint.shape != tuple(models.shape):
+        raise ValueError(f'footprint shape {footprint.shape} differs from '
+                         f'{models.shape}')
+    max_slots = int(max_slots)
+    if max_slots < 1:
+        raise ValueError(f'max_slots must be >= 1, got {max_slots}')
+    pix, src, val, n_pix = _truth_entries(models)
+    val = np.clip(val, 0, None)
+    if centres is None:
+        yy, xx = np.unravel_index(pix, models.shape)
+        w = np.bincount(src, weights=val, minlength=len(models))
+        with np.errstate(divide='ignore', invalid='ignore'):
+            centres = np.stack([np.bincount(src, val * yy, len(models)) / w,
+                                np.bincount(src, val * xx, len(models)) / w],
+                               axis=1)
+    centres = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
+    if len(centres) != len(models):
+        raise ValueError(f'got {len(centres)} centres for {len(models)} '
+                         f'models')
+    keep = footprint.ravel()[pix] & (val > 0)
+    pix, src, val = pix[keep], src[keep], val[keep]
+    # Pixels of the footprint no model reaches go to the nearest centre.
+    covered = np.zeros(n_pix, dtype=bool)
+    covered[pix] = True
+    orphans = np.flatnonzero(footprint.ravel() & ~covered)
+    good = np.all(np.isfinite(centres), axis=1)
+    if orphans.size and good.any():
+        from scipy.spatial import cKDTree
+        yx = np.stack(np.unravel_index(orphans, models.shape), axis=1)
+        _, near = cKDTree(centres[good]).query(yx)
+        pix = np.concatenate([pix, orphans])
+        src = np.concatenate([src, np.flatnonzero(good)[near]])
+        val = np.concatenate([val, np.ones(orphans.size)])
+    # Rank contributions within each pixel (largest first) and keep the top
+    # max_slots.
+    order = np.lexsort((-val, pix))
+    pix, src, val = pix[order], src[order], val[order]
+    pixels, first, counts = np.unique(pix, return_index=True,
+                                      return_counts=True)
+    rank = np.arange(pix.size) - np.repeat(first, counts)
+    n_slots = int(min(max_slots, counts.max())) if counts.size else 1
+    use = rank < n_slots
+    row = np.repeat(np.arange(pixels.size), counts)[use]
+    labels = np.zeros((pixels.size, n_slots), dtype=np.int64)
+    weights = np.zeros((pixels.size, n_slots))
+    labels[row, rank[use]] = src[use] + 1
+    weights[row, rank[use]] = val[use]
+    weights /= weights.sum(axis=1, keepdims=True)
+    return PixelAttribution(models.shape, pixels, labels, weights, centres)
 
 
 def _check_inputs(sources, attribution, match):

@@ -16,8 +16,9 @@ def bin_index(values, bins):
     values : array_like, shape (N,)
         The values to bin.
     bins : array_like, shape (K + 1,)
-        Increasing bin edges; bin ``k`` is ``bins[k] <= v < bins[k + 1]``
-        (the last edge may be ``inf``).
+        Increasing bin edges; bin ``k`` is ``bins[k] <= v < bins[k + 1]``.
+        The last edge may be ``inf``; the last bin then holds ``inf``
+        values too (e.g. the separation of a source with no neighbour).
 
     Returns
     -------
@@ -30,6 +31,8 @@ def bin_index(values, bins):
         raise ValueError(f'bins must be at least two strictly increasing '
                          f'edges, got {bins}')
     index = np.searchsorted(bins, values, side='right') - 1
+    if bins[-1] == np.inf:
+        index[values == np.inf] = bins.size - 2
     index[(index >= bins.size - 1) | np.isnan(values)] = -1
     return index
 

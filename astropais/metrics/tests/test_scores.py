@@ -5,7 +5,7 @@ import pytest
 
 from astropais.pcr import PixelAttribution, SourceImages
 from astropais.metrics import (
-    attribution_from_label_map, bin_index, binned_detection_scores,
+    attribution_from_label_map, attribution_from_source_images, bin_index, binned_detection_scores,
     binned_median, blendedness, detection_scores, flux_errors,
     fraction_errors, match_sources, nearest_neighbour_separation,
     reconstruction_errors, score_field, signal_to_noise, summarise_scores,
@@ -80,6 +80,8 @@ def test_binned_detection_scores():
 def test_bins():
     np.testing.assert_array_equal(bin_index([0, 1, 2.5, 3, np.nan, -1],
                                             [0, 1, 3]), [0, 1, 1, -1, -1, -1])
+    np.testing.assert_array_equal(bin_index([np.inf, 5, -np.inf],
+                                            [0, 1, np.inf]), [1, 1, -1])
     with pytest.raises(ValueError, match='increasing'):
         bin_index([1], [1, 1])
     med, n = binned_median([1, 2, 3, 10, np.nan], [0, 0, 0, 1, 1], [0, 1, 2])
@@ -221,3 +223,21 @@ def test_score_field_and_summary():
     with pytest.raises(ValueError, match='true positions'):
         score_field(sources, centres[:1], centres, noise_sigma=1,
                     max_separation=1)
+
+
+def test_attribution_from_source_images():
+    models = SourceImages((1, 4), [np.array([[3.0, 1.0, 0.0]]),
+                                   np.array([[1.0, 1.0]])], [(0, 0), (0, 1)])
+    footprint = np.array([[True, True, True, True]])
+    att = attribution_from_source_images(models, footprint,
+                                         centres=[[0, 0], [0, 2]])
+    np.testing.assert_array_equal(att.pixels, [0, 1, 2, 3])
+    # Pixel 3 is reached by no model: it goes to the nearest centre.
+    np.testing.assert_allclose(att.fraction_image(1)[0], [[1, 0.5]])
+    np.testing.assert_allclose(att.fraction_image(2)[0], [[0.5, 1, 1]])
+    np.testing.assert_allclose(att.weights.sum(axis=1), 1)
+    one = attribution_from_source_images(models, footprint, max_slots=1)
+    assert one.n_slots == 1
+    np.testing.assert_allclose(one.centres[0], [0, 0.25])
+    with pytest.raises(ValueError, match='footprint'):
+        attribution_from_source_images(models, np.ones((2, 2), bool))

@@ -1,0 +1,97 @@
+"""
+The benchmark harness (benchmarks/run.py) in a tiny configuration, so it
+cannot rot: two 64x64 fields, every installed peer except scarlet2 (whose
+JIT compilation alone takes longer than this test may).
+"""
+
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+pytest.importorskip('astropais.simulation')
+pytest.importorskip('matplotlib')
+
+RUN_PY = os.path.join(os.path.dirname(__file__), '..', '..', 'benchmarks',
+                      'run.py')
+
+pytestmark = pytest.mark.skipif(not os.path.exists(RUN_PY),
+                                reason='benchmarks/ is not in this checkout')
+
+
+def load_runner():
+    spec = importlib.util.spec_from_file_location('astropais_bench_run',
+                                                  RUN_PY)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp('bench')
+    runner = load_runner()
+    status = runner.main(['--preset', 'hst', '--fields', '2', '--size', '64',
+                          '--density', '3000', '--skip-scarlet2', '--quiet',
+                          '--out', str(out)])
+    return runner, out, status
+
+
+def test_writes_all_outputs(tiny_run):
+    _, out, status = tiny_run
+    assert status == 0
+    for name in ('summary.ecsv', 'summary.md', 'curves.ecsv', 'meta.json',
+                 'recall_vs_separation.png', 'flux_error_vs_blendedness.png'):
+        assert (out / name).stat().st_size > 0, name
+
+
+def test_summary_rows_and_values(tiny_run):
+    from astropy.table import Table
+    runner, out, _ = tiny_run
+    table = Table.read(out / 'summary.ecsv')
+    methods = list(table['method'])
+    # photutils always runs (a dependency); every other row is a method
+    # that ran, and every method is either a row or reported as skipped.
+    assert methods[0] == 'photutils'
+    skipped = table.meta['skipped']
+    assert set(methods) | set(skipped) == set(runner.METHODS)
+    assert not set(methods) & set(skipped)
+    assert 'scarlet2_true' in skipped and 'scarlet2_photutils' in skipped
+    for col in ('precision', 'recall', 'f1', 'flux_err_median',
+                'recon_err_median', 'frac_err_mean', 's_per_mpix',
+                'time_ratio_photutils', 'peak_mem_mib'):
+        assert col in table.colnames, col
+    assert np.all(table['n_fields'] == 2)
+    assert len(set(table['n_true'])) == 1 and table['n_true'][0] > 0
+    for col in ('precision', 'recall', 'f1', 'frac_err_mean'):
+        values = np.asarray(table[col], dtype=float)
+        values = values[np.isfinite(values)]
+        assert np.all((values >= 0) & (values <= 1)), col
+    assert np.all(table['n_matched'] <= table['n_detected'])
+    assert np.all(table['n_matched'] <= table['n_true'])
+    assert table['time_ratio_photutils'][0] == pytest.approx(1.0)
+    assert np.all(np.asarray(table['seconds']) > 0)
+    row = table[0]
+    # photutils finds something in a dense field, and every matched flux
+    # error is finite and non-negative.
+    assert row['n_detected'] > 0 and row['flux_err_median'] >= 0
+
+
+def test_curves_cover_every_method(tiny_run):
+    from astropy.table import Table
+    runner, out, _ = tiny_run
+    curves = Table.read(out / 'curves.ecsv')
+    summary = Table.read(out / 'summary.ecsv')
+    assert set(curves['method']) == set(summary['method'])
+    rec = curves[(curves['method'] == 'photutils')
+                 & (curves['quantity'] == 'recall_by_separation')]
+    assert len(rec) == runner.SEPARATION_BINS_FWHM.size - 1
+    assert rec['count'].sum() == summary['n_true'][0]
+
+
+def test_unknown_method_is_an_error():
+    runner = load_runner()
+    with pytest.raises(ValueError, match='unknown methods'):
+        runner.run_benchmark(runner.build_parser().parse_args(
+            ['--methods', 'photutils,nonsense', '--fields', '1']))

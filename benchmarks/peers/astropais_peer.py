@@ -1,0 +1,59 @@
+"""astropais' own deblender, picked up as soon as it is importable."""
+
+import numpy as np
+
+from .base import PeerResult, Unavailable
+
+__all__ = ['available', 'run_astropais']
+
+
+def available(n_pixels=5):
+    """
+    Raise `Unavailable` unless ``astropais.PAISDeblender`` imports and can
+    be built (it loads the shipped model).
+
+    Parameters
+    ----------
+    n_pixels : int
+        Passed to the constructor.
+
+    Returns
+    -------
+    deblender : ``PAISDeblender``
+        The configured deblender.
+    """
+    try:
+        from astropais import PAISDeblender
+    except (ImportError, AttributeError) as exc:
+        raise Unavailable(f'astropais.PAISDeblender is not available yet '
+                          f'({exc})') from exc
+    try:
+        return PAISDeblender(n_pixels=n_pixels)
+    except Exception as exc:  # e.g. no shipped model
+        raise Unavailable(f'PAISDeblender cannot be built '
+                          f'({type(exc).__name__}: {exc})') from exc
+
+
+def run_astropais(deblender, image, noise_sigma, *, n_sigma=1.5):
+    """
+    Run ``deblender(image, threshold)`` and read its attribution.
+
+    Parameters
+    ----------
+    deblender : ``PAISDeblender``
+        From `available`.
+    image : `~numpy.ndarray`
+        Background-subtracted image.
+    noise_sigma : float
+        Noise standard deviation.
+    n_sigma : float
+        Threshold in units of ``noise_sigma`` (as for photutils).
+
+    Returns
+    -------
+    result : `PeerResult`
+    """
+    segm = deblender(image, n_sigma * noise_sigma)
+    att = segm.attribution
+    return PeerResult(np.asarray(att.centres, dtype=float).reshape(-1, 2),
+                      att.fluxes(image), att)

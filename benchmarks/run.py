@@ -1,0 +1,531 @@
+#!/usr/bin/env python
+"""
+Benchmark astropais against photutils, SEP and scarlet2 on simulated
+fields with known truth, all methods on the same fields in one run.
+
+Example::
+
+    python benchmarks/run.py --preset hst --fields 20 --size 256 \\
+        --out benchmarks/results/hst
+
+Writes to ``--out``:
+
+* ``summary.ecsv`` and ``summary.md`` -- one row per method: detection
+  precision/recall/F1, flux errors, reconstruction and fraction errors,
+  wall time per megapixel (and its ratio to photutils), peak memory;
+* ``curves.ecsv`` -- the binned scores (recall and precision against
+  separation, recall against S/N, flux error against blendedness);
+* ``recall_vs_separation.png`` and ``flux_error_vs_blendedness.png``.
+
+A peer that is not installed (or, for astropais, not built yet) is
+reported as skipped; no row is ever invented for it.
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+import tracemalloc
+import traceback
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+from peers import astropais_peer, pcr_oracle, photutils_peer, scarlet2_peer, sep_peer  # noqa: E402
+from peers.base import Unavailable  # noqa: E402
+
+METHODS = ('photutils', 'sep', 'scarlet2_true', 'scarlet2_photutils',
+           'pcr_oracle', 'astropais')
+METHOD_NOTES = {
+    'photutils': 'SourceFinder(deblend=True), segment_flux',
+    'sep': 'sep.extract(deblend), segmentation-sum flux; native = sep flux',
+    'scarlet2_true': 'scarlet2 at true positions (upper bound); '
+                     'native = model flux',
+    'scarlet2_photutils': 'scarlet2 at photutils positions; '
+                          'native = model flux',
+    'pcr_oracle': 'truth -> PCR encode -> decode (peaks from heatmap) on '
+                  'the photutils footprint',
+    'astropais': 'PAISDeblender',
+}
+# Bins: separation to the nearest true neighbour in PSF FWHM, S/N, and
+# blendedness.
+SEPARATION_BINS_FWHM = np.array([0, 1, 1.5, 2, 3, 5, np.inf])
+SNR_BINS = np.array([0, 5, 10, 20, 50, 100, np.inf])
+BLENDEDNESS_BINS = np.array([0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0])
+
+
+@dataclass
+class MethodRecord:
+    """Everything collected for one method over the run."""
+
+    name: str
+    scores: list = field(default_factory=list)
+    native_errors: list = field(default_factory=list)
+    seconds: float = 0.0
+    megapixels: float = 0.0
+    peak_bytes: float = float('nan')
+    info: dict = field(default_factory=dict)
+    failed: str = ''
+
+
+def build_parser():
+    """The command-line options."""
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--preset', default='hst', help='simulation preset')
+    p.add_argument('--fields', type=int, default=20, help='number of fields')
+    p.add_argument('--size', type=int, default=256, help='field side, pixels')
+    p.add_argument('--density', type=float, default=None,
+                   help='override the preset source density (per arcmin^2)')
+    p.add_argument('--seed', type=int, default=1000,
+                   help='seed of the first field (field i uses seed + i)')
+    p.add_argument('--out', default=os.path.join(_HERE, 'results', 'hst'),
+                   help='output directory')
+    p.add_argument('--methods', default=','.join(METHODS),
+                   help=f'comma-separated subset of {",".join(METHODS)}')
+    p.add_argument('--skip-scarlet2', action='store_true',
+                   help='leave out both scarlet2 rows')
+    p.add_argument('--scarlet2-iter', type=int, default=50,
+                   help='scarlet2 optimiser iterations per field')
+    p.add_argument('--scarlet2-clear-every', type=int, default=4,
+                   help='clear JAX caches every this many scarlet2 fits')
+    p.add_argument('--n-pixels', type=int, default=5,
+                   help='minimum source area (photutils n_pixels, SEP '
+                        'minarea, PAISDeblender n_pixels)')
+    p.add_argument('--n-sigma', type=float, default=1.5,
+                   help='detection threshold in noise sigma')
+    p.add_argument('--match-radius', type=float, default=1.5,
+                   help='matching radius in PSF FWHM')
+    p.add_argument('--pcr-n', type=int, default=3, help='PCR slots n (oracle)')
+    p.add_argument('--pcr-sigma', type=float, default=2.0,
+                   help='PCR heatmap sigma in pixels (oracle)')
+    p.add_argument('--no-memory', action='store_true',
+                   help='skip the tracemalloc pass on the first field')
+    p.add_argument('--no-plots', action='store_true', help='skip the PNGs')
+    p.add_argument('--quiet', action='store_true', help='less progress output')
+    return p
+
+
+def _log(args, message):
+    if not args.quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def make_field(args, index):
+    """The seeded simulated field ``index``."""
+    from astropais.simulation import make_scene
+    overrides = {} if args.density is None else {'density': args.density}
+    return make_scene(args.preset, shape=(args.size, args.size),
+                      seed=args.seed + index, **overrides)
+
+
+def check_peers(args, methods):
+    """
+    Which methods can run here.
+
+    Returns
+    -------
+    ready : dict
+        method -> object the runner needs (None, or the deblender).
+    skipped : dict
+        method -> reason.
+    """
+    ready, skipped = {}, {}
+    checks = {'photutils': photutils_peer.available,
+              'sep': sep_peer.available,
+              'scarlet2_true': scarlet2_peer.available,
+              'scarlet2_photutils': scarlet2_peer.available,
+              'pcr_oracle': pcr_oracle.available,
+              'astropais': lambda: astropais_peer.available(args.n_pixels)}
+    for name in methods:
+        if args.skip_scarlet2 and name.startswith('scarlet2'):
+            skipped[name] = 'skipped by --skip-scarlet2'
+            continue
+        try:
+            ready[name] = checks[name]()
+        except Unavailable as exc:
+            skipped[name] = str(exc)
+    needs_photutils = ('scarlet2_true', 'scarlet2_photutils', 'pcr_oracle')
+    if 'photutils' not in ready:
+        for name in needs_photutils:
+            if name in ready:
+                del ready[name]
+                skipped[name] = 'needs photutils (footprint, positions)'
+    return ready, skipped
+
+
+def run_method(name, ready, scene, photutils_result, args, kernel):
+    """Run one method on one field; return its `PeerResult`."""
+    image, sigma = scene.image, float(scene.noise_sigma)
+    fwhm = float(scene.psf_fwhm_pixels)
+    if name == 'photutils':
+        return photutils_peer.run_photutils(image, sigma, fwhm,
+                                            n_pixels=args.n_pixels,
+                                            n_sigma=args.n_sigma)
+    if name == 'sep':
+        return sep_peer.run_sep(image, sigma, kernel, n_pixels=args.n_pixels,
+                                n_sigma=args.n_sigma)
+    footprint = photutils_result.info['footprint']
+    if name in ('scarlet2_true', 'scarlet2_photutils'):
+        positions = (scene.centres if name == 'scarlet2_true'
+                     else photutils_result.positions)
+        return scarlet2_peer.run_scarlet2(image, sigma, scene.psf, positions,
+                                          footprint,
+                                          max_iter=args.scarlet2_iter)
+    if name == 'pcr_oracle':
+        return pcr_oracle.run_pcr_oracle(image, scene.sources, scene.centres,
+                                         footprint, n=args.pcr_n,
+                                         sigma=args.pcr_sigma)
+    if name == 'astropais':
+        return astropais_peer.run_astropais(ready['astropais'], image, sigma,
+                                            n_sigma=args.n_sigma)
+    raise ValueError(f'unknown method {name!r}')
+
+
+def _timed(func):
+    start = time.perf_counter()
+    result = func()
+    return result, time.perf_counter() - start
+
+
+def _peak_memory(func):
+    """Peak bytes allocated (Python and numpy, via tracemalloc) by ``func``."""
+    tracemalloc.start()
+    try:
+        func()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def run_benchmark(args):
+    """
+    Run every available method on every field and score it.
+
+    Parameters
+    ----------
+    args : `argparse.Namespace`
+        From `build_parser`.
+
+    Returns
+    -------
+    records : dict
+        method -> `MethodRecord`, in `METHODS` order.
+    skipped : dict
+        method -> reason it did not run.
+    meta : dict
+        Run description (configuration, time, versions).
+    """
+    from astropais.metrics import score_field
+
+    methods = [m.strip() for m in args.methods.split(',') if m.strip()]
+    unknown = set(methods) - set(METHODS)
+    if unknown:
+        raise ValueError(f'unknown methods {sorted(unknown)}; choose from '
+                         f'{METHODS}')
+    if args.fields < 1 or args.size < 16:
+        raise ValueError('need --fields >= 1 and --size >= 16')
+    ready, skipped = check_peers(args, methods)
+    for name, why in skipped.items():
+        _log(args, f'[skip] {name}: {why}')
+    records = {name: MethodRecord(name) for name in METHODS if name in ready}
+    run_start = time.perf_counter()
+    n_scarlet2_fits = 0
+    for index in range(args.fields):
+        scene = make_field(args, index)
+        fwhm = float(scene.psf_fwhm_pixels)
+        kernel = photutils_peer.detection_kernel(fwhm)
+        mpix = scene.image.size / 1e6
+        _log(args, f'field {index + 1}/{args.fields} (seed {args.seed + index}'
+             f', {len(scene.sources)} sources)')
+        photutils_result, photutils_seconds = None, 0.0
+        for name, record in records.items():
+            if record.failed:
+                continue
+            if name != 'photutils' and 'photutils' in records \
+                    and photutils_result is None and name in (
+                        'scarlet2_true', 'scarlet2_photutils', 'pcr_oracle'):
+                continue  # photutils failed on this field
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore')
+                    result, seconds = _timed(lambda: run_method(
+                        name, ready, scene, photutils_result, args, kernel))
+                    if index == 0 and not args.no_memory:
+                        record.peak_bytes = _peak_memory(lambda: run_method(
+                            name, ready, scene, photutils_result, args,
+                            kernel))
+            except Exception as exc:  # a peer bug must not kill the run
+                record.failed = f'{type(exc).__name__}: {exc}'
+                _log(args, f'[fail] {name}: {record.failed}')
+                _log(args, traceback.format_exc(limit=3))
+                continue
+            if name == 'photutils':
+                photutils_result, photutils_seconds = result, seconds
+            elif name in ('scarlet2_true', 'scarlet2_photutils',
+                          'pcr_oracle'):
+                # These need photutils' footprint (and positions): its
+                # time is part of theirs.
+                seconds += photutils_seconds
+            if name.startswith('scarlet2'):
+                n_scarlet2_fits += 1
+                if n_scarlet2_fits % max(args.scarlet2_clear_every, 1) == 0:
+                    scarlet2_peer.clear_caches()
+                n_fb = result.info.get('n_fallback_init', 0)
+                record.info['n_fallback_init'] = \
+                    record.info.get('n_fallback_init', 0) + n_fb
+            record.seconds += seconds
+            record.megapixels += mpix
+            scores = score_field(
+                scene.sources, scene.centres, result.positions,
+                noise_sigma=scene.noise_sigma,
+                max_separation=args.match_radius * fwhm, image=scene.image,
+                fluxes=result.fluxes, attribution=result.attribution)
+            # Separations in PSF FWHM from here on (bins and plots use them).
+            scores.true['separation'] = scores.true['separation'] / fwhm
+            scores.detected['separation'] = (scores.detected['separation']
+                                             / fwhm)
+            record.scores.append(scores)
+            if result.native_fluxes is not None:
+                from astropais.metrics import flux_errors
+                record.native_errors.append(flux_errors(
+                    scores.true['flux'], result.native_fluxes, scores.match))
+            _log(args, f'  {name:<19s} {seconds:7.2f} s  '
+                 f'{len(result.positions):4d} detections')
+    for name, record in records.items():
+        if record.failed:
+            skipped[name] = f'failed: {record.failed}'
+    records = {n: r for n, r in records.items() if not r.failed}
+    meta = {
+        'command': ' '.join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
+        'preset': args.preset, 'fields': args.fields, 'size': args.size,
+        'seed': args.seed, 'density': args.density, 'n_pixels': args.n_pixels,
+        'n_sigma': args.n_sigma, 'match_radius_fwhm': args.match_radius,
+        'scarlet2_iter': args.scarlet2_iter, 'pcr_n': args.pcr_n,
+        'pcr_sigma': args.pcr_sigma,
+        'wall_seconds': round(time.perf_counter() - run_start, 1),
+        'max_rss_mib': round(resource.getrusage(resource.RUSAGE_SELF)
+                             .ru_maxrss / 1024, 1),
+        'skipped': dict(skipped), 'machine': platform.platform(),
+        'cpu_count': os.cpu_count(), 'versions': _versions(),
+        'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
+    }
+    return records, skipped, meta
+
+
+def _versions():
+    out = {}
+    for mod in ('astropais', 'numpy', 'scipy', 'photutils', 'sep', 'scarlet2',
+                'jax'):
+        try:
+            out[mod] = __import__(mod).__version__
+        except Exception:  # not installed
+            out[mod] = None
+    return out
+
+
+def summary_table(records, meta):
+    """
+    One row per method.
+
+    Parameters
+    ----------
+    records : dict
+        From `run_benchmark`.
+    meta : dict
+        Run description; stored in the table's ``meta``.
+
+    Returns
+    -------
+    table : `~astropy.table.Table`
+    """
+    from astropy.table import Table
+
+    from astropais.metrics import summarise_scores
+
+    rows = []
+    base = records.get('photutils')
+    base_rate = base.seconds / base.megapixels if base and base.megapixels \
+        else float('nan')
+    for name, rec in records.items():
+        summary = summarise_scores(rec.scores,
+                                   separation_bins=SEPARATION_BINS_FWHM,
+                                   snr_bins=SNR_BINS,
+                                   blendedness_bins=BLENDEDNESS_BINS)
+        rec.summary = summary
+        true_sep = np.concatenate([s.true['separation'] for s in rec.scores])
+        flux_err = np.concatenate([s.true['flux_error'] for s in rec.scores])
+        blend = np.concatenate([s.true['blendedness'] for s in rec.scores])
+        detected = np.concatenate([s.true['detected'] for s in rec.scores])
+        close = true_sep < 2
+        snr = np.concatenate([s.true['snr'] for s in rec.scores])
+        bright = snr >= 10
+        blended = blend >= 0.1
+        native = (np.concatenate(rec.native_errors) if rec.native_errors
+                  else np.full(flux_err.shape, np.nan))
+        rate = rec.seconds / rec.megapixels if rec.megapixels else np.nan
+        rows.append({
+            'method': name,
+            'n_fields': len(rec.scores),
+            'n_true': summary['n_true'],
+            'n_detected': summary['n_detected'],
+            'n_matched': summary['n_matched'],
+            'precision': summary['precision'],
+            'recall': summary['recall'],
+            'f1': summary['f1'],
+            'recall_sep_lt_2fwhm': (detected[close].mean() if close.any()
+                                    else np.nan),
+            'recall_snr_ge_10': (detected[bright].mean() if bright.any()
+                                 else np.nan),
+            'flux_err_median': summary['flux_error_median'],
+            'flux_err_mean': summary['flux_error_mean'],
+            'flux_err_median_blended': _nanmedian(flux_err[blended]),
+            'native_flux_err_median': _nanmedian(native),
+            'recon_err_median': summary['reconstruction_error_median'],
+            'frac_err_mean': summary['fraction_error_mean'],
+            'seconds': rec.seconds,
+            's_per_mpix': rate,
+            'time_ratio_photutils': rate / base_rate,
+            'peak_mem_mib': rec.peak_bytes / 2 ** 20,
+            'note': METHOD_NOTES[name],
+        })
+    names = list(rows[0]) if rows else ['method']
+    table = Table(rows=rows, names=names) if rows else Table(names=names,
+                                                             dtype=[str])
+    table.meta.update(meta)
+    table.meta['columns'] = {
+        'recall_sep_lt_2fwhm': 'recall of true sources whose nearest true '
+                               'neighbour is closer than 2 PSF FWHM',
+        'recall_snr_ge_10': 'recall of true sources with matched-filter '
+                            'S/N >= 10',
+        'flux_err_*': '|F - F_true| / F_true of matched true sources; '
+                      '_blended: blendedness >= 0.1',
+        'native_flux_err_median': "with the method's own flux (SEP flux, "
+                                  'scarlet2 model flux) where it has one',
+        'recon_err_median': 'median over matched sources of '
+                            'sum|M_i I - S_i| / sum S_i',
+        'frac_err_mean': 'mean over scored pixels of 0.5 sum_i |M_i - F_i|',
+        's_per_mpix': 'wall seconds per megapixel (includes photutils for '
+                      'methods that use its footprint or positions)',
+        'peak_mem_mib': 'tracemalloc peak (Python + numpy allocations; not '
+                        'JAX/XLA buffers or C allocations) on the first field',
+    }
+    return table
+
+
+def _nanmedian(values):
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    return float(np.median(values)) if values.size else float('nan')
+
+
+def curves_table(records):
+    """The binned scores of every method (long format)."""
+    from astropy.table import Table
+
+    rows = []
+    spec = [('recall_by_separation', 'n_by_separation', 'separation_fwhm',
+             SEPARATION_BINS_FWHM),
+            ('precision_by_separation', 'n_by_separation', 'separation_fwhm',
+             SEPARATION_BINS_FWHM),
+            ('recall_by_snr', 'n_by_snr', 'snr', SNR_BINS),
+            ('flux_error_by_blendedness', 'n_by_blendedness', 'blendedness',
+             BLENDEDNESS_BINS)]
+    for name, rec in records.items():
+        for key, count_key, by, bins in spec:
+            for k in range(bins.size - 1):
+                rows.append((name, key, by, bins[k], bins[k + 1],
+                             rec.summary[key][k],
+                             int(rec.summary[count_key][k])))
+    return Table(rows=rows or None, names=('method', 'quantity', 'binned_by',
+                                           'bin_lo', 'bin_hi', 'value',
+                                           'count'),
+                 dtype=(str, str, str, float, float, float, int))
+
+
+def markdown(table):
+    """The summary table as GitHub Markdown."""
+    cols = [c for c in table.colnames if c != 'note']
+
+    def fmt(value):
+        if isinstance(value, (float, np.floating)):
+            if not np.isfinite(value):
+                return '--'
+            return f'{value:.3g}' if abs(value) < 1e4 else f'{value:.0f}'
+        return str(value)
+
+    lines = ['| ' + ' | '.join(cols) + ' |',
+             '|' + '|'.join('---' for _ in cols) + '|']
+    for row in table:
+        lines.append('| ' + ' | '.join(fmt(row[c]) for c in cols) + ' |')
+    return '\n'.join(lines) + '\n'
+
+
+def plot_curves(records, out):
+    """Write the two PNG plots; returns their paths."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    paths = []
+    for key, bins, xlabel, ylabel, fname in [
+            ('recall_by_separation', SEPARATION_BINS_FWHM,
+             'separation to nearest neighbour [PSF FWHM]', 'recall',
+             'recall_vs_separation.png'),
+            ('flux_error_by_blendedness', BLENDEDNESS_BINS, 'blendedness',
+             r'median $|\Delta F|/F$', 'flux_error_vs_blendedness.png')]:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        finite_hi = np.where(np.isfinite(bins[1:]), bins[1:],
+                             bins[:-1] + (bins[-2] - bins[-3]))
+        centres = 0.5 * (bins[:-1] + finite_hi)
+        for name, rec in records.items():
+            ax.plot(centres, rec.summary[key], marker='o', label=name)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        if key.startswith('flux'):
+            ax.set_yscale('log')
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        fig.tight_layout()
+        path = os.path.join(out, fname)
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def main(argv=None):
+    """Run the benchmark from the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    records, skipped, meta = run_benchmark(args)
+    os.makedirs(args.out, exist_ok=True)
+    table = summary_table(records, meta)
+    table.write(os.path.join(args.out, 'summary.ecsv'), overwrite=True)
+    curves_table(records).write(os.path.join(args.out, 'curves.ecsv'),
+                                overwrite=True)
+    text = markdown(table)
+    if skipped:
+        text += '\nSkipped: ' + '; '.join(f'{k} ({v})'
+                                          for k, v in skipped.items()) + '\n'
+    text += (f'\n{meta["fields"]} {meta["preset"]} fields of '
+             f'{meta["size"]}x{meta["size"]}, wall time '
+             f'{meta["wall_seconds"]} s, max RSS {meta["max_rss_mib"]} MiB.\n')
+    with open(os.path.join(args.out, 'summary.md'), 'w') as fh:
+        fh.write(text)
+    with open(os.path.join(args.out, 'meta.json'), 'w') as fh:
+        json.dump(meta, fh, indent=1, default=str)
+    if not args.no_plots and records:
+        plot_curves(records, args.out)
+    print(text)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
