@@ -69,6 +69,9 @@ def add_parser(subparsers):
                    metavar='NAME=VALUE',
                    help='change a scene parameter, e.g. --set density=600 '
                         '--set "pair_separation=[0.3, 2]" (repeatable)')
+    p.add_argument('--n-processes', type=int, default=1,
+                   help='worker processes (default: %(default)s); the '
+                        'dataset does not depend on it')
     p.add_argument('--resume', action='store_true',
                    help='append to an existing dataset with the same '
                         'parameters')
@@ -102,7 +105,8 @@ def run(args):
             args.output, args.n_crops, preset=args.preset,
             crop_size=args.crop_size, seed=args.seed, n=args.n,
             sigma=args.sigma, margin=args.margin, shard_size=args.shard_size,
-            resume=args.resume, progress_bar=args.progress_bar, **overrides)
+            resume=args.resume, progress_bar=args.progress_bar,
+            n_processes=args.n_processes, **overrides)
     except (ValueError, TypeError, FileExistsError) as exc:
         print(f'astropais simulate: error: {exc}', file=sys.stderr)
         return 2

@@ -75,10 +75,27 @@ def simulate_crop(preset, crop_size, seed, margin=None, **overrides):
     return scene.crop(margin, margin, shape)
 
 
+def _labelled_crop(task):
+    """One crop and its labels (top level so worker processes can run it)."""
+    from astropais.datasets import truth_source_mask
+    from astropais.pcr import encode
+
+    params, crop_size, seed, index, margin, n, sigma, threshold, dilation = task
+    scene = simulate_crop(params, crop_size, crop_seed(seed, index),
+                          margin=margin)
+    mask = truth_source_mask(scene.sources.total(), scene.noise_sigma,
+                             threshold=threshold, dilation=dilation)
+    pcr = encode(scene.sources, scene.centres, n=n, sigma=sigma,
+                 source_mask=mask)
+    catalog = scene.catalog
+    catalog.meta['crop_index'] = index
+    return scene.image, pcr, catalog, scene.noise_sigma
+
+
 def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
                      seed=0, n=3, sigma=2.0, margin=None, shard_size=256,
                      resume=False, mask_threshold=None, mask_dilation=None,
-                     progress_bar=False, **overrides):
+                     progress_bar=False, n_processes=1, **overrides):
     """
     Write a dataset of simulated crops with PCR labels.
 
@@ -115,6 +132,10 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
         those of `astropais.datasets.truth_source_mask`.
     progress_bar : bool, optional
         Show a tqdm progress bar.
+    n_processes : int, optional
+        Worker processes simulating crops (1: in this process).  The
+        dataset is identical whatever the number; scripts using more than
+        one need an ``if __name__ == '__main__':`` guard.
     **overrides
         Scene parameters (see `~astropais.simulation.make_scene`).
 
@@ -129,9 +150,7 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
     from astropais import __version__
     from astropais.datasets import (SOURCE_MASK_DILATION,
                                     SOURCE_MASK_THRESHOLD, DatasetWriter,
-                                    read_dataset, source_mask_definition,
-                                    truth_source_mask)
-    from astropais.pcr import encode
+                                    read_dataset, source_mask_definition)
 
     if isinstance(n_crops, bool) or not isinstance(
             n_crops, (int, np.integer)) or n_crops < 0:
@@ -143,8 +162,15 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
                  else mask_threshold)
     dilation = SOURCE_MASK_DILATION if mask_dilation is None else mask_dilation
     params = get_preset(preset, **overrides)
+    if isinstance(crop_size, bool) or not isinstance(
+            crop_size, (int, np.integer)) or crop_size < 1:
+        raise ValueError(f'crop_size must be a positive integer, got '
+                         f'{crop_size!r}')
     if margin is None:
         margin = int(np.ceil(3 * params.psf_fwhm_pixels))
+    # Fail on an impossible configuration before anything is written: an
+    # empty scene checks the crop, the margin and the pair separations.
+    simulate_crop(params.replace(density=0.0), crop_size, 0, margin=margin)
     manifest = {
         'generator': {'name': 'astropais.simulation.simulate_dataset',
                       'version': __version__, 'galsim': galsim.__version__},
@@ -156,20 +182,38 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
         'n': int(n), 'sigma': float(sigma),
         'source_mask': source_mask_definition(threshold, dilation),
     }
+    if isinstance(n_processes, bool) or not isinstance(
+            n_processes, (int, np.integer)) or n_processes < 1:
+        raise ValueError(f'n_processes must be a positive integer, got '
+                         f'{n_processes!r}')
     with DatasetWriter(directory, manifest, shard_size=shard_size,
                        resume=resume) as writer:
         start = writer.n_samples
-        # A loop over crops: each is one independent scene.
-        for index in tqdm(range(start, n_crops), disable=not progress_bar,
-                          initial=start, total=max(n_crops, start),
-                          unit='crop', desc='simulate'):
-            scene = simulate_crop(params, crop_size, crop_seed(seed, index),
-                                  margin=margin)
-            mask = truth_source_mask(scene.sources.total(), scene.noise_sigma,
-                                     threshold=threshold, dilation=dilation)
-            pcr = encode(scene.sources, scene.centres, n=n, sigma=sigma,
-                         source_mask=mask)
-            catalog = scene.catalog
-            catalog.meta['crop_index'] = index
-            writer.add(scene.image, pcr, catalog, scene.noise_sigma)
+        tasks = ((params, crop_size, seed, index, margin, n, sigma,
+                  threshold, dilation) for index in range(start, n_crops))
+        bar = tqdm(total=max(n_crops, start), initial=start,
+                   disable=not progress_bar, unit='crop', desc='simulate')
+        with bar:
+            if n_processes == 1:
+                for sample in map(_labelled_crop, tasks):
+                    writer.add(*sample)
+                    bar.update()
+            else:
+                _parallel(tasks, n_processes, shard_size, writer, bar)
     return read_dataset(directory)
+
+
+def _parallel(tasks, n_processes, chunk, writer, bar):
+    """Label crops in worker processes, writing them in order."""
+    import itertools
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(n_processes) as pool:
+        # A loop over chunks of one shard: bounds the results held in memory.
+        while True:
+            batch = list(itertools.islice(tasks, chunk))
+            if not batch:
+                break
+            for sample in pool.map(_labelled_crop, batch):
+                writer.add(*sample)
+                bar.update()

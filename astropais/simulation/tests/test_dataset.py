@@ -80,8 +80,26 @@ def test_simulate_dataset_resume_matches_one_run(tmp_path):
         np.testing.assert_array_equal(a.fractions, b.fractions)
 
 
+def test_simulate_dataset_processes_give_the_same_bytes(tmp_path):
+    kwargs = dict(preset='hst', crop_size=16, seed=2, shard_size=3,
+                  density=3000)
+    simulate_dataset(tmp_path / 'one', 4, **kwargs)
+    simulate_dataset(tmp_path / 'two', 4, n_processes=2, **kwargs)
+    for name in ('manifest.json', 'shard-00000.npz', 'shard-00001.npz'):
+        assert ((tmp_path / 'one' / name).read_bytes()
+                == (tmp_path / 'two' / name).read_bytes())
+
+
 def test_simulate_dataset_bad_input(tmp_path):
     with pytest.raises(ValueError, match='n_crops'):
         simulate_dataset(tmp_path / 'x', -1)
     with pytest.raises(ValueError, match='unknown preset'):
         simulate_dataset(tmp_path / 'x', 1, preset='sdss')
+    with pytest.raises(ValueError, match='crop_size'):
+        simulate_dataset(tmp_path / 'x', 1, crop_size=0)
+    with pytest.raises(ValueError, match='n_processes'):
+        simulate_dataset(tmp_path / 'x', 1, n_processes=0)
+    with pytest.raises(ValueError, match='pair_separation'):
+        simulate_dataset(tmp_path / 'x', 1, crop_size=8, margin=0,
+                         pair_separation=(1.0, 5.0))
+    assert not (tmp_path / 'x').exists()  # nothing written on bad input
