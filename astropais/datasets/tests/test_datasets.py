@@ -1,11 +1,14 @@
 """Tests of the dataset writer and reader."""
 
 import json
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 from astropy import units as u
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from astropy.table import Table
 
 from astropais.datasets import (DatasetWriter, Sample, read_dataset,
@@ -254,3 +257,27 @@ def test_truth_source_mask():
         truth_source_mask(total, -1.0)
     with pytest.raises(ValueError, match='dilation'):
         truth_source_mask(total, 1.0, dilation=-1)
+
+
+@settings(max_examples=15, deadline=None)
+@given(height=st.integers(1, 6), width=st.integers(1, 6), n=st.integers(1, 4),
+       bands=st.integers(1, 2), n_samples=st.integers(1, 5),
+       shard_size=st.integers(1, 3), seed=st.integers(0, 2 ** 32 - 1))
+def test_round_trip_property(height, width, n, bands, n_samples, shard_size,
+                             seed):
+    rng = np.random.default_rng(seed)
+    samples = [make_sample(rng, shape=(height, width), n=n, bands=bands)
+               for _ in range(n_samples)]
+    with tempfile.TemporaryDirectory() as tmp:
+        with DatasetWriter(tmp + '/ds', {'seed': seed},
+                           shard_size=shard_size) as writer:
+            for sample in samples:
+                writer.add(*sample)
+                assert len(writer._buffer) < shard_size  # memory bounded
+        ds = read_dataset(tmp + '/ds')
+        assert ds.n_shards == -(-n_samples // shard_size)
+        for i, want in enumerate(samples):
+            assert_sample_equal(ds[i], want)
+        batches = list(ds.iter_batches(2, shuffle=False))
+        order = np.concatenate([b['index'] for b in batches])
+        assert order.tolist() == list(range(n_samples))
