@@ -7,3 +7,4 @@ carrying each pixel's partial attribution) and `WeightedSourceCatalog`
 
 from .catalog import *  # noqa: F401,F403
 from .weighted import *  # noqa: F401,F403
+from .deblender import *  # noqa: F401,F403

@@ -1,0 +1,294 @@
+"""
+`PAISDeblender`: detect and deblend sources with a PCR network, used like
+photutils' `~photutils.segmentation.SourceFinder`.
+
+The flow of one call: data -> validation and masking -> footprint
+(photutils `~photutils.segmentation.detect_sources`) -> noise estimate ->
+normalisation -> overlapping tiles -> network -> stitched PCR -> centres
+and decoding (`astropais.pcr.decode`) -> `WeightedSegmentationImage`.
+"""
+
+import os
+import warnings
+
+import numpy as np
+from astropy.utils.exceptions import AstropyUserWarning, AstropyWarning
+from photutils.segmentation import detect_sources
+
+from .inputs import estimate_noise, prepare_image, threshold_value
+from .tiling import predict_tiled
+from .weighted import WeightedSegmentationImage
+
+__all__ = ['PAISDeblender']
+
+# Tile size used when the model does not record its training crop size.
+_DEFAULT_TILE_SIZE = 128
+
+
+def _load(model):
+    """A `~astropais.model.PCRNetwork` from None, a path or a network."""
+    from astropais.model import PCRNetwork, load_model
+
+    if isinstance(model, PCRNetwork):
+        return model
+    if model is None or isinstance(model, (str, os.PathLike)):
+        return load_model(model)
+    raise TypeError('model must be None (the shipped model), a path to a '
+                    '.keras model with its .json sidecar, or a PCRNetwork; '
+                    f'got {type(model).__name__}')
+
+
+class PAISDeblender:
+    """
+    Detect and deblend sources with Partial-Attribution Instance
+    Segmentation.
+
+    Configured once, then called on an image like photutils'
+    `~photutils.segmentation.SourceFinder`.  The footprint is photutils'
+    detection footprint (pixels above ``threshold`` in groups of at least
+    ``n_pixels``); the network finds the source centres inside it and
+    splits every footprint pixel's flux between up to ``n`` sources.
+
+    Parameters
+    ----------
+    n_pixels : int
+        The minimum number of connected pixels above the threshold for a
+        detection (photutils' ``n_pixels``).
+    model : None, str, path-like or `~astropais.model.PCRNetwork`, optional
+        The network: `None` loads the model shipped with astropais, a path
+        loads a ``.keras`` file after verifying the SHA-256 in its JSON
+        sidecar.
+    connectivity : {8, 4}, optional
+        Pixel connectivity of the detection footprint.
+    tile_size : int, optional
+        Tile size for the network; default: the model's training crop
+        size.  Must be a multiple of the model's ``size_multiple``.
+    overlap : int, optional
+        Pixels of context kept on each side of a tile's kept part
+        (default: a quarter of the tile).
+    batch_size : int, optional
+        Tiles per network call.
+    peak_threshold : float, optional
+        Minimum heatmap value of a source centre.
+    min_distance : int, optional
+        Minimum separation of two centres in pixels.
+    vote_tolerance : float, optional
+        A pixel's vote counts if it lands within this many pixels of a
+        centre (see `astropais.pcr.decode`).
+    progress_bar : bool, optional
+        Show a progress bar over the tiles (needs ``tqdm``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If the model (or its sidecar) is missing.
+    ValueError
+        If the model file is corrupted (checksum mismatch) or an option is
+        out of range.
+
+    Notes
+    -----
+    Every detection segment gets at least one source: a segment in which
+    the network finds no centre becomes one source centred on its
+    flux-weighted centroid.  Centres outside the footprint are dropped.
+    Labels follow the raster order of the centres.
+    """
+
+    def __init__(self, n_pixels, *, model=None, connectivity=8,
+                 tile_size=None, overlap=None, batch_size=8,
+                 peak_threshold=0.5, min_distance=1, vote_tolerance=2.0,
+                 progress_bar=False):
+        if (isinstance(n_pixels, bool) or int(n_pixels) != n_pixels
+                or n_pixels < 1):
+            raise ValueError(f'n_pixels must be a positive integer, got '
+                             f'{n_pixels!r}')
+        if connectivity not in (4, 8):
+            raise ValueError(f'connectivity must be 4 or 8, got '
+                             f'{connectivity!r}')
+        if int(batch_size) != batch_size or batch_size < 1:
+            raise ValueError(f'batch_size must be a positive integer, got '
+                             f'{batch_size!r}')
+        self.n_pixels = int(n_pixels)
+        self.connectivity = connectivity
+        self.batch_size = int(batch_size)
+        self.peak_threshold = float(peak_threshold)
+        self.min_distance = int(min_distance)
+        self.vote_tolerance = float(vote_tolerance)
+        self.progress_bar = bool(progress_bar)
+        self.model = _load(model)
+        if self.model.n_bands != 1:
+            raise ValueError(f'PAISDeblender handles single-band images; the '
+                             f'model has {self.model.n_bands} bands')
+        multiple = self.model.size_multiple
+        tile_size = tile_size or self.model.tile_size or _DEFAULT_TILE_SIZE
+        if int(tile_size) != tile_size or tile_size % multiple:
+            raise ValueError(f'tile_size must be an integer multiple of '
+                             f'{multiple} for this model, got {tile_size!r}')
+        self.tile_size = int(tile_size)
+        overlap = self.tile_size // 4 if overlap is None else overlap
+        if int(overlap) != overlap or not 0 <= 2 * overlap < self.tile_size:
+            raise ValueError(f'overlap must be an integer with 0 <= 2 overlap'
+                             f' < tile_size, got {overlap!r}')
+        self.overlap = int(overlap)
+
+    def __repr__(self):
+        return (f'{type(self).__name__}(n_pixels={self.n_pixels}, '
+                f'model={self.model!r}, tile_size={self.tile_size}, '
+                f'overlap={self.overlap})')
+
+    def predict_pcr(self, data, noise_sigma):
+        """
+        The network's stitched PCR of a whole image.
+
+        Parameters
+        ----------
+        data : `~numpy.ndarray`
+            The 2-D background-subtracted image (no NaN; masked pixels 0).
+        noise_sigma : float
+            The background noise for the normalisation.
+
+        Returns
+        -------
+        pcr : dict of `~numpy.ndarray`
+            ``heatmap`` (H, W), ``vectors`` (H, W, n, 2) in pixels and
+            ``fractions`` (H, W, n).
+        """
+        normalised = self.model.normalise(data[..., None], noise_sigma)
+
+        def predict(batch):
+            return self.model.predict(batch, batch_size=self.batch_size)
+
+        out = predict_tiled(predict, normalised, self.tile_size, self.overlap,
+                            multiple=self.model.size_multiple,
+                            batch_size=self.batch_size,
+                            progress_bar=self.progress_bar)
+        return {'heatmap': out['heatmap'], 'vectors': out['vectors'],
+                'fractions': out['fractions'][..., 0, :]}
+
+    def __call__(self, data, threshold, mask=None, *, centres=None):
+        """
+        Detect and deblend the sources of an image.
+
+        Parameters
+        ----------
+        data : 2-D array_like, `~astropy.units.Quantity` or `~astropy.nddata.NDData`
+            The background-subtracted image.  For `~astropy.nddata.NDData`
+            and `~astropy.nddata.CCDData` the mask, uncertainty (the noise
+            for the normalisation), unit and wcs are used.
+        threshold : float, 2-D array_like or `~astropy.units.Quantity`
+            The per-pixel detection threshold, in the data's units (as in
+            photutils; e.g. ``1.5 * noise_sigma``).
+        mask : 2-D array_like of bool, optional
+            `True` for pixels to ignore.
+        centres : array_like, shape (N, 2), optional
+            Known ``(y, x)`` source centres: the network's heatmap is then
+            not used to find them, only to attribute the pixels.
+
+        Returns
+        -------
+        segm : `WeightedSegmentationImage` or `None`
+            The weighted segmentation, or `None` (with an
+            `~astropy.utils.exceptions.AstropyUserWarning`) if no source
+            is found, as photutils' ``SourceFinder`` does.
+
+        Raises
+        ------
+        TypeError
+            If the data are not numeric.
+        ValueError
+            If the data are not 2-D, or the mask or threshold has the wrong
+            shape.
+        """
+        from astropais.pcr import decode, find_centres
+
+        image = prepare_image(data, mask)
+        threshold = threshold_value(threshold, image.unit, image.data.shape)
+        if np.all(image.mask):
+            warnings.warn('All pixels are masked; no sources were found.',
+                          AstropyUserWarning)
+            return None
+        with warnings.catch_warnings():
+            # photutils warns itself when nothing is detected; we warn once.
+            warnings.simplefilter('ignore', AstropyWarning)
+            detection = detect_sources(image.data, threshold, self.n_pixels,
+                                       connectivity=self.connectivity,
+                                       mask=image.mask)
+        if detection is None:
+            warnings.warn('No sources were found.', AstropyUserWarning)
+            return None
+        footprint = detection.data > 0
+
+        noise_sigma = estimate_noise(image, footprint)
+        if not (np.isfinite(noise_sigma) and noise_sigma > 0):
+            values = image.data[footprint]
+            if np.ptp(values) == 0:
+                warnings.warn('The detected pixels are constant; no sources '
+                              'can be deblended.', AstropyUserWarning)
+                return None
+            noise_sigma = 1e-3 * float(np.std(values))
+            warnings.warn('The background noise is zero or unknown; the '
+                          f'normalisation uses sigma={noise_sigma:.3g}',
+                          AstropyUserWarning)
+
+        pcr = self.predict_pcr(image.data, noise_sigma)
+        if centres is None:
+            centres = find_centres(pcr['heatmap'],
+                                   threshold=self.peak_threshold,
+                                   min_distance=self.min_distance,
+                                   vectors=pcr['vectors'])
+            centres = self._inside(centres, footprint)
+        else:
+            centres = np.asarray(centres, dtype=float)
+            if centres.ndim != 2 or centres.shape[1] != 2:
+                raise ValueError('centres must have shape (N, 2)')
+        centres = self._complete(centres, detection, image.data)
+        if len(centres) == 0:
+            warnings.warn('No sources were found.', AstropyUserWarning)
+            return None
+        order = np.lexsort((centres[:, 1], centres[:, 0]))
+        attribution = decode(pcr['heatmap'], pcr['vectors'],
+                             np.clip(pcr['fractions'], 0, None), footprint,
+                             centres=centres[order],
+                             vote_tolerance=self.vote_tolerance)
+        segm = WeightedSegmentationImage(attribution)
+        if segm.n_labels == 0:
+            warnings.warn('No sources were found.', AstropyUserWarning)
+            return None
+        return segm
+
+    @staticmethod
+    def _inside(centres, footprint):
+        """Drop centres that fall outside the footprint."""
+        centres = np.asarray(centres, dtype=float).reshape(-1, 2)
+        iy = np.clip(np.rint(centres[:, 0]).astype(int), 0,
+                     footprint.shape[0] - 1)
+        ix = np.clip(np.rint(centres[:, 1]).astype(int), 0,
+                     footprint.shape[1] - 1)
+        return centres[footprint[iy, ix]]
+
+    @staticmethod
+    def _complete(centres, detection, data):
+        """
+        Add a centre (flux-weighted centroid) for every detection segment
+        in which the network found none.
+        """
+        centres = np.asarray(centres, dtype=float).reshape(-1, 2)
+        labels = detection.labels
+        iy = np.clip(np.rint(centres[:, 0]).astype(int), 0,
+                     data.shape[0] - 1)
+        ix = np.clip(np.rint(centres[:, 1]).astype(int), 0,
+                     data.shape[1] - 1)
+        covered = np.unique(detection.data[iy, ix])
+        empty = np.setdiff1d(labels, covered)
+        if empty.size == 0:
+            return centres
+        from scipy import ndimage
+        weights = np.clip(data, 0, None) * (detection.data > 0)
+        extra = np.asarray(ndimage.center_of_mass(weights, detection.data,
+                                                  empty)).reshape(-1, 2)
+        # A segment with no positive flux: its geometric centre.
+        bad = ~np.all(np.isfinite(extra), axis=1)
+        if np.any(bad):
+            extra[bad] = np.asarray(ndimage.center_of_mass(
+                detection.data > 0, detection.data, empty[bad])).reshape(-1, 2)
+        return np.vstack([centres, extra])

@@ -1,0 +1,162 @@
+"""PAISDeblender end to end with a tiny real network."""
+
+import shutil
+import warnings
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.nddata import CCDData, NDData, StdDevUncertainty
+from astropy.utils.exceptions import AstropyUserWarning
+from photutils.segmentation import detect_sources
+
+from astropais.segmentation import (PAISDeblender, WeightedSegmentationImage,
+                                    WeightedSourceCatalog)
+from astropais.segmentation.tests.helpers import gaussian_scene
+
+SOURCES = [(30, 40, 2.5, 800.0), (33, 46, 2.0, 400.0), (60, 10, 1.5, 200.0)]
+
+
+@pytest.fixture(scope='module')
+def scene():
+    image, _ = gaussian_scene((70, 90), SOURCES, noise=1.0, seed=2)
+    return image
+
+
+@pytest.fixture(scope='module')
+def deblender(tiny_model):
+    return PAISDeblender(n_pixels=5, model=tiny_model)
+
+
+def test_result_is_weighted_segmentation_on_photutils_footprint(deblender,
+                                                               scene):
+    segm = deblender(scene, threshold=3.0)
+    assert isinstance(segm, WeightedSegmentationImage)
+    detection = detect_sources(scene, 3.0, n_pixels=5, connectivity=8)
+    np.testing.assert_array_equal(segm.footprint, detection.data > 0)
+    # Every detection segment holds at least one source.
+    for label in detection.labels:
+        assert np.any(segm.data[detection.data == label] > 0)
+    # The benchmark runner reads the attribution.
+    attr = segm.attribution
+    np.testing.assert_allclose(attr.weights.sum(axis=1), 1.0)
+    cat = WeightedSourceCatalog(scene, segm)
+    np.testing.assert_allclose(cat.segment_flux.sum(),
+                               scene[segm.footprint].sum())
+
+
+def test_input_types_give_the_same_result(deblender, scene):
+    reference = deblender(scene, threshold=3.0).data
+    for data, threshold in ((scene * u.Jy, 3.0 * u.Jy),
+                            (NDData(scene, unit='Jy'), 3000.0 * u.mJy),
+                            (CCDData(scene, unit='adu'), 3.0 * u.adu),
+                            (scene.astype(np.float32), 3.0),
+                            (scene.tolist(), 3.0)):
+        np.testing.assert_array_equal(deblender(data, threshold).data,
+                                      reference)
+
+
+def test_masks_and_nan_pixels(deblender, scene):
+    mask = np.zeros(scene.shape, bool)
+    mask[55:66, 5:16] = True                     # hides source 3
+    segm = deblender(scene, threshold=3.0, mask=mask)
+    assert not np.any(segm.footprint & mask)
+    nd = deblender(NDData(scene, mask=mask), threshold=3.0)
+    np.testing.assert_array_equal(nd.data, segm.data)
+    data = scene.copy()
+    data[60, 10] = np.nan
+    with pytest.warns(AstropyUserWarning, match='NaN or inf'):
+        segm = deblender(data, threshold=3.0)
+    assert segm.data[60, 10] == 0
+
+
+def test_uncertainty_sets_the_normalisation_noise(deblender, scene):
+    ccd = CCDData(scene, unit='adu',
+                  uncertainty=StdDevUncertainty(np.full(scene.shape, 1.0)))
+    assert deblender(ccd, 3.0 * u.adu) is not None
+
+
+@pytest.mark.parametrize('data', [np.zeros((40, 40)), np.full((40, 40), 5.0)])
+def test_empty_and_constant_images_give_none(deblender, data):
+    with pytest.warns(AstropyUserWarning, match='[Nn]o sources'):
+        assert deblender(data, threshold=1.0) is None
+
+
+def test_all_masked_gives_none(deblender, scene):
+    with pytest.warns(AstropyUserWarning, match='All pixels are masked'):
+        assert deblender(scene, 3.0, mask=np.ones(scene.shape, bool)) is None
+
+
+def test_bad_calls(deblender, scene):
+    with pytest.raises(ValueError, match='2-D'):
+        deblender(scene[None], threshold=3.0)
+    with pytest.raises(TypeError, match='numeric'):
+        deblender(scene.astype(str), threshold=3.0)
+    with pytest.raises(ValueError, match='shape'):
+        deblender(scene, threshold=3.0, mask=np.zeros((5, 5), bool))
+    with pytest.raises(ValueError, match='threshold'):
+        deblender(scene, threshold=np.ones((3, 3)))
+    with pytest.raises(ValueError, match='centres'):
+        deblender(scene, threshold=3.0, centres=[1, 2, 3])
+
+
+def test_known_centres(deblender, scene):
+    centres = [(y, x) for y, x, _, _ in SOURCES]
+    segm = deblender(scene, threshold=3.0, centres=centres)
+    np.testing.assert_array_equal(segm.labels, [1, 2, 3])
+    np.testing.assert_allclose(segm.centres, centres)   # raster order
+
+
+def test_tiles_reproduce_the_whole_image_prediction(tiny_model, scene):
+    # The tiny network sees 9 px around a pixel: with tiles of 32 and 12 px
+    # of context, the stitched PCR equals the single-tile PCR away from the
+    # zero-padded bottom/right edges -- so a source on a seam (source 1
+    # sits on the x = 40 hand-over) is seen exactly as without tiles and
+    # can be neither split nor duplicated.
+    small = PAISDeblender(n_pixels=5, model=tiny_model, tile_size=32,
+                          overlap=12)
+    whole = PAISDeblender(n_pixels=5, model=tiny_model, tile_size=96,
+                          overlap=0)
+    tiled_pcr = small.predict_pcr(scene, 1.0)
+    whole_pcr = whole.predict_pcr(scene, 1.0)
+    interior = (slice(0, scene.shape[0] - 16), slice(0, scene.shape[1] - 16))
+    for key in tiled_pcr:
+        assert tiled_pcr[key].shape[:2] == scene.shape
+        np.testing.assert_allclose(tiled_pcr[key][interior],
+                                   whole_pcr[key][interior], atol=1e-4,
+                                   err_msg=key)
+    seg_small = small(scene, 3.0, centres=[SOURCES[0][:2], SOURCES[1][:2]])
+    seg_whole = whole(scene, 3.0, centres=[SOURCES[0][:2], SOURCES[1][:2]])
+    blend = (slice(20, 45), slice(30, 56))
+    np.testing.assert_array_equal(seg_small.data[blend], seg_whole.data[blend])
+
+
+def test_model_errors(tiny_model_path, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        PAISDeblender(n_pixels=5, model=tmp_path / 'missing.keras')
+    damaged = tmp_path / 'damaged.keras'
+    shutil.copy(tiny_model_path, damaged)
+    shutil.copy(tiny_model_path.with_suffix('.json'),
+                damaged.with_suffix('.json'))
+    payload = bytearray(damaged.read_bytes())
+    payload[len(payload) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(payload))
+    with pytest.raises(ValueError, match='checksum'):
+        PAISDeblender(n_pixels=5, model=damaged)
+    with pytest.raises(TypeError, match='model must be'):
+        PAISDeblender(n_pixels=5, model=42)
+
+
+def test_option_errors(tiny_model):
+    with pytest.raises(ValueError, match='n_pixels'):
+        PAISDeblender(n_pixels=0, model=tiny_model)
+    with pytest.raises(ValueError, match='connectivity'):
+        PAISDeblender(n_pixels=5, model=tiny_model, connectivity=6)
+    with pytest.raises(ValueError, match='tile_size'):
+        PAISDeblender(n_pixels=5, model=tiny_model, tile_size=33)
+    with pytest.raises(ValueError, match='overlap'):
+        PAISDeblender(n_pixels=5, model=tiny_model, overlap=16)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        text = repr(PAISDeblender(n_pixels=5, model=tiny_model))
+    assert 'n_pixels=5' in text

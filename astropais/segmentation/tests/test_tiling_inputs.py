@@ -1,0 +1,168 @@
+"""Tiling and input handling (no network needed)."""
+
+import astropy.units as u
+import numpy as np
+import pytest
+from astropy.nddata import CCDData, NDData, StdDevUncertainty, \
+    VarianceUncertainty
+from astropy.utils.exceptions import AstropyUserWarning
+from astropy.wcs import WCS
+from hypothesis import given, settings, strategies as st
+from scipy import ndimage
+
+from astropais.segmentation.inputs import (estimate_noise, prepare_image,
+                                           threshold_value)
+from astropais.segmentation.tiling import (predict_tiled, tile_layout,
+                                           tile_starts)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ny=st.integers(1, 150), nx=st.integers(1, 150),
+       tile=st.sampled_from([8, 16, 32]), margin_frac=st.floats(0, 0.45),
+       multiple=st.sampled_from([1, 2, 4]))
+def test_kept_parts_partition_the_image(ny, nx, tile, margin_frac, multiple):
+    margin = int(margin_frac * tile)
+    if (tile - 2 * margin) // multiple * multiple < 1:
+        return
+    starts = [tile_starts(n, tile, margin, multiple) for n in (ny, nx)]
+    padded = tuple(int(s[-1]) + tile for s in starts)
+    assert padded[0] >= ny and padded[1] >= nx
+    assert all(np.all(s % multiple == 0) for s in starts)
+    count = np.zeros(padded, dtype=int)
+    for tile_slc, keep_img, keep_tile in tile_layout(padded, tile, margin,
+                                                     multiple):
+        count[keep_img] += 1
+        for axis in range(2):
+            t, k = tile_slc[axis], keep_img[axis]
+            assert t.start <= k.start and k.stop <= t.stop
+            # Context of at least `margin` wherever the side is not an edge.
+            if k.start > 0:
+                assert k.start - t.start >= margin
+            if k.stop < padded[axis]:
+                assert t.stop - k.stop >= margin
+            assert keep_tile[axis].start == k.start - t.start
+    assert np.all(count == 1)
+
+
+def test_tile_parameters_are_checked():
+    with pytest.raises(ValueError, match='stride'):
+        tile_starts(100, 16, 8)
+    with pytest.raises(ValueError, match='stride'):
+        tile_starts(100, 16, 7, multiple=4)
+
+
+def local_filter(batch):
+    """A translation-equivariant operator of radius 3 (like a CNN)."""
+    out = ndimage.uniform_filter(batch[..., 0], size=(1, 7, 7),
+                                 mode='constant')
+    return {'smooth': out, 'pair': np.stack([out, -out], axis=-1)}
+
+
+@settings(max_examples=25, deadline=None)
+@given(ny=st.integers(5, 90), nx=st.integers(5, 90),
+       seed=st.integers(0, 2**31), batch_size=st.integers(1, 5))
+def test_stitched_output_equals_whole_image_output(ny, nx, seed, batch_size):
+    rng = np.random.default_rng(seed)
+    image = rng.normal(size=(ny, nx, 1))
+    whole = local_filter(image[None])
+    tiled = predict_tiled(local_filter, image, 16, 4, batch_size=batch_size)
+    for key in whole:
+        assert tiled[key].shape == whole[key][0].shape
+        np.testing.assert_allclose(tiled[key], whole[key][0], atol=1e-12)
+
+
+def test_source_on_a_seam_is_stitched_whole():
+    # Tiles of 16 with margin 4 hand over at x = 12 (then 20, 28, ...):
+    # a source centred on the seam keeps one symmetric, single peak.
+    yy, xx = np.mgrid[:24, :40]
+    image = np.exp(-((yy - 10) ** 2 + (xx - 12) ** 2) / 8.0)[..., None]
+    out = predict_tiled(local_filter, image, 16, 4)['smooth']
+    peaks = (out == ndimage.maximum_filter(out, size=3)) & (out > 0.1)
+    assert np.count_nonzero(peaks) == 1
+    assert np.argwhere(peaks).tolist() == [[10, 12]]
+    np.testing.assert_allclose(out[:, 12 - 5:12], out[:, 13:12 + 6][:, ::-1])
+
+
+def test_prepare_plain_array_and_nan_masking():
+    data = np.arange(12.0).reshape(3, 4)
+    data[1, 1] = np.nan
+    data[2, 3] = np.inf
+    with pytest.warns(AstropyUserWarning, match='2 NaN or inf'):
+        image = prepare_image(data)
+    assert image.mask.sum() == 2 and image.mask[1, 1] and image.mask[2, 3]
+    assert np.all(np.isfinite(image.data)) and image.data[1, 1] == 0
+    assert image.unit is None and image.error is None
+
+
+def test_prepare_nddata_and_ccddata():
+    data = np.ones((4, 5))
+    mask = np.zeros((4, 5), bool)
+    mask[0, 0] = True
+    wcs = WCS(naxis=2)
+    nd = NDData(data, mask=mask, unit='electron/s', wcs=wcs,
+                uncertainty=VarianceUncertainty(np.full((4, 5), 4.0)))
+    image = prepare_image(nd, mask=np.eye(4, 5, dtype=bool))
+    assert image.unit == u.electron / u.s and image.wcs is wcs
+    np.testing.assert_allclose(image.error, 2.0)
+    assert image.mask[0, 0] and image.mask[1, 1] and image.mask.sum() == 4
+    ccd = CCDData(data, unit='adu',
+                  uncertainty=StdDevUncertainty(np.full((4, 5), 3.0)))
+    image = prepare_image(ccd)
+    assert image.unit == u.adu
+    assert estimate_noise(image) == pytest.approx(3.0)
+    image = prepare_image(data * u.Jy)
+    assert image.unit == u.Jy
+
+
+def test_prepare_rejects_bad_input():
+    with pytest.raises(ValueError, match='2-D'):
+        prepare_image(np.zeros((2, 3, 4)))
+    with pytest.raises(ValueError, match='2-D'):
+        prepare_image(np.zeros(5))
+    with pytest.raises(TypeError, match='numeric'):
+        prepare_image(np.array([['a', 'b'], ['c', 'd']]))
+    with pytest.raises(TypeError, match='numeric'):
+        prepare_image(np.zeros((3, 3), dtype=bool))
+    with pytest.raises(TypeError, match='real'):
+        prepare_image(np.zeros((3, 3), dtype=complex))
+    with pytest.raises(ValueError, match='shape'):
+        prepare_image(np.zeros((3, 3)), mask=np.zeros((3, 4), bool))
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=st.lists(st.integers(1, 6), min_size=1, max_size=4))
+def test_only_2d_images_are_accepted(shape):
+    data = np.zeros(shape)
+    if len(shape) == 2:
+        assert prepare_image(data).data.shape == tuple(shape)
+    else:
+        with pytest.raises(ValueError, match='2-D'):
+            prepare_image(data)
+
+
+def test_noise_estimate_is_robust():
+    rng = np.random.default_rng(1)
+    data = rng.normal(0, 2.5, (200, 200))
+    data[90:110, 90:110] += 500.0          # a bright source
+    image = prepare_image(data)
+    assert estimate_noise(image) == pytest.approx(2.5, rel=0.05)
+    footprint = np.zeros(data.shape, bool)
+    footprint[90:110, 90:110] = True
+    assert estimate_noise(image, footprint) == pytest.approx(2.5, rel=0.05)
+    image.mask[:] = True
+    assert np.isnan(estimate_noise(image))
+
+
+def test_threshold_units_and_shape():
+    assert threshold_value(2, None, (3, 3)) == 2.0
+    assert threshold_value(2 * u.mJy, u.Jy, (3, 3)) == pytest.approx(0.002)
+    with pytest.raises(ValueError, match='does not match'):
+        threshold_value(2 * u.m, u.Jy, (3, 3))
+    with pytest.raises(ValueError, match='Quantity'):
+        threshold_value(2.0, u.Jy, (3, 3))
+    with pytest.raises(ValueError, match='unit but the data'):
+        threshold_value(2.0 * u.Jy, None, (3, 3))
+    with pytest.raises(ValueError, match='shape'):
+        threshold_value(np.ones((2, 2)), None, (3, 3))
+    with pytest.raises(ValueError, match='finite'):
+        threshold_value(np.nan, None, (3, 3))

@@ -1,0 +1,145 @@
+"""
+Overlapping tiles for images larger than the network's field of view.
+
+Each tile keeps only its central part; neighbouring kept parts meet in
+the middle of the tiles' overlap, so every pixel of the stitched output
+comes from exactly one tile and was predicted with at least ``margin``
+pixels of context on every side that is not an image edge.  A source on
+a seam is therefore seen whole by the tiles on both sides, and the
+stitched maps are continuous across it.
+"""
+
+import numpy as np
+
+__all__ = ['tile_starts', 'tile_layout', 'predict_tiled']
+
+
+def tile_starts(length, tile_size, margin, multiple=1):
+    """
+    Start offsets of the tiles along one axis.
+
+    Parameters
+    ----------
+    length : int
+        The image length along the axis.
+    tile_size : int
+        The tile length.
+    margin : int
+        Context kept on each side; the stride is ``tile_size - 2 margin``
+        rounded down to a multiple of ``multiple``.
+    multiple : int, optional
+        Every start is a multiple of this (a network with ``k`` poolings
+        by 2 is translation-equivariant only for shifts by ``2**k``).
+
+    Returns
+    -------
+    starts : `~numpy.ndarray` of int
+        Starts from 0, every one a multiple of ``multiple``; the tiles
+        cover ``starts[-1] + tile_size`` pixels, at least ``length``.
+    """
+    stride = (tile_size - 2 * margin) // multiple * multiple
+    if tile_size < 1 or margin < 0 or multiple < 1 or stride < 1:
+        raise ValueError(f'need tile_size >= 1, margin >= 0 and a stride '
+                         f'tile_size - 2 margin of at least {multiple}, got '
+                         f'tile_size={tile_size}, margin={margin}')
+    n_more = max(int(np.ceil((length - tile_size) / stride)), 0)
+    return np.arange(n_more + 1) * stride
+
+
+def _keep_bounds(starts, tile_size, length):
+    """Boundaries where consecutive tiles hand over (overlap midpoints)."""
+    starts = np.asarray(starts)
+    cuts = (starts[:-1] + tile_size + starts[1:]) // 2
+    return np.concatenate([[0], cuts, [length]])
+
+
+def tile_layout(shape, tile_size, margin, multiple=1):
+    """
+    The tiles covering an image and the part each one keeps.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The ``(ny, nx)`` image shape.
+    tile_size : int
+        The square tile size.
+    margin : int
+        The context each tile keeps around its kept part.
+    multiple : int, optional
+        Align every tile start to a multiple of this.
+
+    Returns
+    -------
+    tiles : list of tuple
+        ``(tile_slices, keep_image_slices, keep_tile_slices)`` for each
+        tile: where the tile lies in the (padded) image, and the kept part
+        in image and in tile coordinates.  The kept parts partition the
+        padded image (``starts[-1] + tile_size`` pixels along each axis).
+    """
+    per_axis = []
+    for length in shape:
+        starts = tile_starts(length, tile_size, margin, multiple)
+        bounds = _keep_bounds(starts, tile_size, starts[-1] + tile_size)
+        per_axis.append([(int(s), int(lo), int(hi)) for s, lo, hi in
+                         zip(starts, bounds[:-1], bounds[1:])])
+    tiles = []
+    for sy, ly, hy in per_axis[0]:
+        for sx, lx, hx in per_axis[1]:
+            tiles.append(((slice(sy, sy + tile_size),
+                           slice(sx, sx + tile_size)),
+                          (slice(ly, hy), slice(lx, hx)),
+                          (slice(ly - sy, hy - sy), slice(lx - sx, hx - sx))))
+    return tiles
+
+
+def predict_tiled(predict, image, tile_size, margin, *, multiple=1,
+                  batch_size=8, progress_bar=False):
+    """
+    Run a per-pixel predictor on overlapping tiles and stitch the outputs.
+
+    Parameters
+    ----------
+    predict : callable
+        ``predict(batch)`` with ``batch`` of shape ``(B, t, t, b)``
+        returns a dict of arrays of shape ``(B, t, t, ...)``.
+    image : `~numpy.ndarray`
+        ``(H, W, b)`` input (already normalised).  It is zero-padded at
+        the bottom/right to a whole number of strides.
+    tile_size : int
+        The square tile size.
+    margin : int
+        Context kept around each tile's kept part.
+    multiple : int, optional
+        Align every tile start to a multiple of this.
+    batch_size : int, optional
+        Tiles per call to ``predict``.
+    progress_bar : bool, optional
+        Show a `tqdm` progress bar over the batches.
+
+    Returns
+    -------
+    outputs : dict of `~numpy.ndarray`
+        The stitched outputs, each of shape ``(H, W, ...)``.
+    """
+    height, width = image.shape[:2]
+    pad = tuple((0, int(tile_starts(length, tile_size, margin, multiple)[-1])
+                 + tile_size - length) for length in (height, width))
+    padded = np.pad(image, pad + ((0, 0),) * (image.ndim - 2))
+    layout = tile_layout(padded.shape[:2], tile_size, margin, multiple)
+    batches = range(0, len(layout), batch_size)
+    if progress_bar:
+        from tqdm.auto import tqdm
+        batches = tqdm(batches, desc='PAIS tiles')
+    outputs = {}
+    for first in batches:
+        chunk = layout[first:first + batch_size]
+        batch = np.stack([padded[tile] for tile, _, _ in chunk])
+        result = predict(batch)
+        for key, value in result.items():
+            if key not in outputs:
+                outputs[key] = np.zeros(padded.shape[:2] + value.shape[3:],
+                                        dtype=value.dtype)
+            # A loop over the tiles of one batch: each pastes its part.
+            for k, (_, keep_img, keep_tile) in enumerate(chunk):
+                outputs[key][keep_img] = value[k][keep_tile]
+    return {key: value[:height, :width] for key, value in outputs.items()}
