@@ -49,17 +49,33 @@ def disjoint_label_map(attribution):
 
     supported = attribution.labels[attribution.weights > 0]
     missing = np.setdiff1d(np.unique(supported), np.unique(winner))
+    if missing.size == 0:
+        return segm
+    # Pixels a missing source may take: not already taken by another
+    # missing source, and not the last pixel of the source that won it.
+    area = np.bincount(winner, minlength=attribution.n_sources + 1)
     taken = np.zeros(attribution.pixels.size, dtype=bool)
+    unplaced = []
     # A loop over the (rare) sources that win no pixel: each takes the
     # free pixel where its own weight is largest.
     for label in missing:
-        own = np.where((attribution.labels == label) & ~taken[:, None],
+        free = ~taken & ((winner == 0) | (area[winner] > 1))
+        own = np.where((attribution.labels == label) & free[:, None],
                        attribution.weights, 0.0).max(axis=1)
         if not np.any(own > 0):
+            unplaced.append(int(label))
             continue
         row = int(np.argmax(own))
         taken[row] = True
+        area[winner[row]] -= 1
+        area[label] += 1
+        winner[row] = label
         segm.flat[attribution.pixels[row]] = label
+    if unplaced:
+        warnings.warn(f'{len(unplaced)} source(s) {unplaced} have fractions '
+                      'but no pixel of their own in the disjoint label map '
+                      '(more sources than pixels); photutils tools and the '
+                      'catalog will not list them', AstropyUserWarning)
     return segm
 
 

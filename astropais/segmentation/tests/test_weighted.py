@@ -1,6 +1,7 @@
 """WeightedSegmentationImage: label map, fractions, relabelling, photutils."""
 
 import copy
+import warnings
 
 import matplotlib
 import numpy as np
@@ -27,7 +28,7 @@ def scene():
     return image, footprint, truth_attribution(truth, footprint)
 
 
-def check_consistent(segm):
+def check_consistent(segm, strict=True):
     """The invariants every weighted segmentation keeps."""
     np.testing.assert_array_equal(segm.data,
                                   disjoint_label_map(segm.attribution))
@@ -36,6 +37,9 @@ def check_consistent(segm):
                      for lab in segm.labels])
     supported = np.unique(segm.attribution.labels[
         segm.attribution.weights > 0])
+    assert set(segm.labels) <= set(supported)
+    if not strict:
+        return
     np.testing.assert_array_equal(segm.labels, supported)
 
 
@@ -89,6 +93,15 @@ def test_faint_source_winning_no_pixel_still_labelled():
     np.testing.assert_array_equal(segm.labels, [1, 2])
     assert segm.data.flat[2] == 2          # its best pixel
     assert segm.areas.tolist() == [3, 1]
+
+
+def test_more_sources_than_pixels_warns():
+    attr = PixelAttribution((1, 2), [0, 1], [[1, 2, 3], [2, 1, 3]],
+                            [[0.5, 0.3, 0.2], [0.6, 0.3, 0.1]],
+                            [[0, 0], [0, 1], [0, 0.5]])
+    with pytest.warns(AstropyUserWarning, match=r'\[3\]'):
+        segm = WeightedSegmentationImage(attr)
+    np.testing.assert_array_equal(segm.labels, [1, 2])
 
 
 def test_remove_labels_keeps_other_fluxes(scene):
@@ -249,10 +262,17 @@ def random_attribution(draw):
 @given(random_attribution())
 def test_relabelling_invariants(case):
     attr, image, rng = case
-    segm = WeightedSegmentationImage(attr)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter('always', AstropyUserWarning)
+        segm = WeightedSegmentationImage(attr)
+    # Only with more sources than pixels may a source lack a pixel, and
+    # then the user is told.
+    check_consistent(segm, strict=not record)
+    if record:
+        assert 'no pixel of their own' in str(record[0].message)
+        return
     if segm.n_labels == 0:
         return
-    check_consistent(segm)
     before = attr.fluxes(image)
     removed = segm.labels[rng.random(segm.n_labels) < 0.4]
     kept = np.setdiff1d(segm.labels, removed)
