@@ -5,4 +5,8 @@ footprints and apertures.  No network stack is imported here.
 """
 
 from .files import *  # noqa: F401,F403
+from .files import __all__ as _files_all
 from .regions import *  # noqa: F401,F403
+from .regions import __all__ as _regions_all
+
+__all__ = [*_files_all, *_regions_all]
