@@ -1,0 +1,147 @@
+"""Training: the loss falls, checkpoints resume exactly, the CLI works."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from astropais.cli.train import build_parser, main
+from astropais.training import split_indices, train
+from astropais.training.checkpoint import load_checkpoint
+
+pytest.importorskip('keras')
+
+# Shared tiny settings: 32x32 crops, a 2-level net with 4 filters.
+SMALL = ['--batch-size', '3', '--depth', '2', '--base-filters', '4',
+         '--val-fraction', '0.25', '--lr', '3e-3', '--no-augment',
+         '--no-progress']
+SMALL_KW = dict(batch_size=3, depth=2, base_filters=4, val_fraction=0.25,
+                learning_rate=3e-3, augment=False, progress_bar=False)
+
+
+@pytest.fixture(scope='module')
+def dataset(tmp_path_factory):
+    from astropais.simulation import simulate_dataset
+    path = tmp_path_factory.mktemp('data') / 'tiny'
+    simulate_dataset(path, 8, crop_size=32, seed=5, shard_size=4)
+    return path
+
+
+@pytest.fixture(scope='module')
+def straight_run(dataset, tmp_path_factory):
+    """Three uninterrupted epochs through the command line."""
+    out = tmp_path_factory.mktemp('straight')
+    assert main([str(dataset), '--out', str(out), '--epochs', '3',
+                 *SMALL]) == 0
+    return out
+
+
+def _read_log(out):
+    with open(out / 'metrics.csv') as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_loss_falls_and_outputs_exported(straight_run):
+    rows = _read_log(straight_run)
+    assert [int(r['epoch']) for r in rows] == [1, 2, 3]
+    assert [int(r['step']) for r in rows] == [2, 4, 6]
+    losses = [float(r['loss']) for r in rows]
+    assert losses[-1] < losses[0]
+    assert all(r['val_loss'] for r in rows)
+    sidecar = json.loads((straight_run / 'model.json').read_text())
+    assert sidecar['n'] == 3 and sidecar['tile_size'] == 32
+    assert sidecar['sigma'] == 2.0
+    assert sidecar['dataset_manifest']['n_samples'] == 8
+    assert sidecar['metrics']['loss'] == pytest.approx(losses[-1])
+    assert sidecar['training']['steps'] == 6
+    from astropais.model import load_model
+    network = load_model(straight_run / 'model.keras')
+    out = network.predict(np.zeros((1, 32, 32, 1), np.float32))
+    assert out['vectors'].shape == (1, 32, 32, 3, 2)
+
+
+def test_budget_stop_and_resume_continue_exactly(dataset, straight_run,
+                                                 tmp_path):
+    # Stop after the first step (mid-epoch) on a tiny time budget.
+    first = train(dataset, tmp_path, epochs=3, max_minutes=1e-9, **SMALL_KW)
+    assert first.stopped_by_budget and first.steps == 1
+    model, state = load_checkpoint(tmp_path / 'checkpoints')
+    assert int(model.optimizer.iterations) == 1 == state['step']
+    assert (state['epoch'], state['position']) == (0, 1)
+    with pytest.raises(ValueError, match='already holds'):
+        train(dataset, tmp_path, epochs=3, **SMALL_KW)
+    # Finish epoch 1, then resume again to the end.
+    second = train(dataset, tmp_path, epochs=1, resume=True,
+                   progress_bar=False)
+    assert (second.epochs_completed, second.steps) == (1, 2)
+    third = train(dataset, tmp_path, epochs=3, resume=True,
+                  progress_bar=False)
+    assert (third.epochs_completed, third.steps) == (3, 6)
+    assert not third.stopped_by_budget
+
+    resumed, _ = load_checkpoint(tmp_path / 'checkpoints')
+    straight, _ = load_checkpoint(straight_run / 'checkpoints')
+    assert int(resumed.optimizer.iterations) == int(
+        straight.optimizer.iterations) == 6
+    for a, b in zip(resumed.optimizer.variables, straight.optimizer.variables):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4,
+                                   atol=1e-6)
+    for a, b in zip(resumed.get_weights(), straight.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    rows = _read_log(tmp_path)
+    assert [(int(r['epoch']), int(r['complete'])) for r in rows] == [
+        (1, 0), (1, 1), (2, 1), (3, 1)]
+    straight_rows = _read_log(straight_run)
+    np.testing.assert_allclose(float(rows[-1]['loss']),
+                               float(straight_rows[-1]['loss']), rtol=1e-4)
+
+
+def test_resume_without_checkpoint_and_corrupt_checkpoint(dataset, tmp_path):
+    with pytest.raises(FileNotFoundError, match='no checkpoint'):
+        train(dataset, tmp_path / 'none', resume=True)
+    status = main([str(dataset), '--out', str(tmp_path / 'none'), '--resume',
+                   '--no-progress'])
+    assert status == 1
+
+
+def test_bad_settings(dataset, tmp_path):
+    with pytest.raises(ValueError, match='epochs'):
+        train(dataset, tmp_path, epochs=0)
+    with pytest.raises(ValueError, match='val_fraction'):
+        train(dataset, tmp_path, val_fraction=1.0)
+    with pytest.raises(ValueError, match='entropy_mode'):
+        train(dataset, tmp_path / 'e', entropy_mode='plus', progress_bar=False)
+    with pytest.raises(TypeError, match='dataset'):
+        train(object(), tmp_path)
+
+
+def test_split_indices_is_a_partition():
+    train_idx, val_idx = split_indices(10, 0.25, seed=1)
+    assert len(val_idx) == 2 or len(val_idx) == 3
+    assert sorted([*train_idx, *val_idx]) == list(range(10))
+    again = split_indices(10, 0.25, seed=1)
+    np.testing.assert_array_equal(again[1], val_idx)
+    assert len(split_indices(3, 0.0, 0)[1]) == 0
+    with pytest.raises(ValueError, match='nothing to train'):
+        split_indices(1, 0.5, 0)
+
+
+def test_help_documents_every_option():
+    parser = build_parser()
+    text = parser.format_help()
+    for action in parser._actions:
+        for option in action.option_strings:
+            assert option in text
+        if action.dest != 'help':
+            assert action.help, f'{action.dest} has no help'
+    for option in ('--epochs', '--batch-size', '--max-minutes', '--resume',
+                   '--val-fraction', '--lr', '--seed', '--entropy-mode'):
+        assert option in text
+
+
+def test_astropais_train_subcommand_is_registered():
+    from astropais.cli.main import build_parser as build_main
+    args = build_main().parse_args(['train', 'data', '--out', 'x',
+                                    '--epochs', '2'])
+    assert args.epochs == 2 and args.func.__module__ == 'astropais.cli.train'
