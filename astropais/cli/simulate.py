@@ -60,6 +60,9 @@ def add_parser(subparsers):
                    help='PCR slots per pixel (default: %(default)s)')
     p.add_argument('--sigma', type=float, default=2.0,
                    help='PCR heatmap width in pixels (default: %(default)s)')
+    p.add_argument('--label-min-snr', type=float, default=5.0,
+                   help='label only sources with a matched-filter S/N in the '
+                        'crop of at least this (default: %(default)s)')
     p.add_argument('--shard-size', type=int, default=256,
                    help='crops per shard (default: %(default)s)')
     p.add_argument('--margin', type=int, default=None,
@@ -104,7 +107,8 @@ def run(args):
         dataset = simulate_dataset(
             args.output, args.n_crops, preset=args.preset,
             crop_size=args.crop_size, seed=args.seed, n=args.n,
-            sigma=args.sigma, margin=args.margin, shard_size=args.shard_size,
+            sigma=args.sigma, margin=args.margin,
+            label_min_snr=args.label_min_snr, shard_size=args.shard_size,
             resume=args.resume, progress_bar=args.progress_bar,
             n_processes=args.n_processes, **overrides)
     except (ValueError, TypeError, FileExistsError) as exc:

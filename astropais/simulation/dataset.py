@@ -5,6 +5,7 @@ labels.
 
 import numpy as np
 
+from ..pcr.sparse import SourceImages
 from .presets import get_preset
 from .scene import make_scene
 
@@ -80,14 +81,21 @@ def _labelled_crop(task):
     from astropais.datasets import truth_source_mask
     from astropais.pcr import encode
 
-    params, crop_size, seed, index, margin, n, sigma, threshold, dilation = task
+    (params, crop_size, seed, index, margin, n, sigma, threshold, dilation,
+     min_snr) = task
     scene = simulate_crop(params, crop_size, crop_seed(seed, index),
                           margin=margin)
-    mask = truth_source_mask(scene.sources.total(), scene.noise_sigma,
-                             threshold=threshold, dilation=dilation)
-    pcr = encode(scene.sources, scene.centres, n=n, sigma=sigma,
-                 source_mask=mask)
     catalog = scene.catalog
+    labelled = np.asarray(catalog['snr']) >= min_snr
+    catalog['labelled'] = labelled
+    keep = np.flatnonzero(labelled)
+    sources = SourceImages(scene.sources.shape,
+                           [scene.sources.cutouts[i] for i in keep],
+                           scene.sources.origins[keep])
+    mask = truth_source_mask(sources.total(), scene.noise_sigma,
+                             threshold=threshold, dilation=dilation)
+    pcr = encode(sources, scene.centres[keep], n=n, sigma=sigma,
+                 source_mask=mask)
     catalog.meta['crop_index'] = index
     return scene.image, pcr, catalog, scene.noise_sigma
 
@@ -95,7 +103,8 @@ def _labelled_crop(task):
 def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
                      seed=0, n=3, sigma=2.0, margin=None, shard_size=256,
                      resume=False, mask_threshold=None, mask_dilation=None,
-                     progress_bar=False, n_processes=1, **overrides):
+                     label_min_snr=5.0, progress_bar=False, n_processes=1,
+                     **overrides):
     """
     Write a dataset of simulated crops with PCR labels.
 
@@ -103,7 +112,13 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
     dataset is reproducible bit for bit, and a resumed run writes exactly
     the samples an uninterrupted one would have.  Labels: `astropais.pcr.encode`
     of the noise-free per-source images at the true centres, with the
-    source mask of `astropais.datasets.truth_source_mask`.
+    source mask of `astropais.datasets.truth_source_mask`, for the
+    *labelled* sources: those whose matched-filter S/N inside the crop
+    (catalogue column ``snr``) is at least ``label_min_snr``.  Fainter
+    sources stay in the image (and in the stored catalogue, with
+    ``labelled`` False) but get no heatmap peak, vectors or fractions:
+    a network cannot be asked to find what the noise hides.  The labelled
+    sources, in catalogue order, are the PCR's sources 1..N.
 
     Parameters
     ----------
@@ -130,6 +145,10 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
     mask_threshold, mask_dilation : optional
         Source-mask threshold (noise sigmas) and dilation (pixels); default
         those of `astropais.datasets.truth_source_mask`.
+    label_min_snr : float, optional
+        Matched-filter S/N below which a source is not labelled; the
+        default 5 matches the presets' 5-sigma point-source depth
+        (0 labels every source).
     progress_bar : bool, optional
         Show a tqdm progress bar.
     n_processes : int, optional
@@ -158,6 +177,9 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
             or seed < 0:
         raise ValueError(f'seed must be a non-negative integer, got {seed!r}')
+    if not (np.isscalar(label_min_snr) and label_min_snr >= 0):
+        raise ValueError(f'label_min_snr must be a number >= 0, got '
+                         f'{label_min_snr!r}')
     threshold = (SOURCE_MASK_THRESHOLD if mask_threshold is None
                  else mask_threshold)
     dilation = SOURCE_MASK_DILATION if mask_dilation is None else mask_dilation
@@ -181,6 +203,9 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
         'crop_size': int(crop_size), 'margin': int(margin),
         'n': int(n), 'sigma': float(sigma),
         'source_mask': source_mask_definition(threshold, dilation),
+        'label_min_snr': float(label_min_snr),
+        'labelled_sources': 'catalogue rows with labelled == True, in '
+                            'order, are the PCR sources 1..N',
     }
     if isinstance(n_processes, bool) or not isinstance(
             n_processes, (int, np.integer)) or n_processes < 1:
@@ -190,7 +215,8 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
                        resume=resume) as writer:
         start = writer.n_samples
         tasks = ((params, crop_size, seed, index, margin, n, sigma,
-                  threshold, dilation) for index in range(start, n_crops))
+                  threshold, dilation, label_min_snr)
+                 for index in range(start, n_crops))
         bar = tqdm(total=max(n_crops, start), initial=start,
                    disable=not progress_bar, unit='crop', desc='simulate')
         with bar:

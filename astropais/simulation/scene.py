@@ -14,7 +14,36 @@ from .presets import SceneParameters, get_preset
 from .profiles import source_profile, stamp_radius
 from .psf import make_psf
 
-__all__ = ['Scene', 'make_scene']
+__all__ = ['Scene', 'make_scene', 'matched_filter_snr']
+
+
+def matched_filter_snr(sources, noise_sigma):
+    """
+    The matched-filter signal-to-noise of each source alone in the image.
+
+    Parameters
+    ----------
+    sources : `~astropais.pcr.SourceImages`
+        Noise-free source images.
+    noise_sigma : float
+        Per-pixel white-noise standard deviation.
+
+    Returns
+    -------
+    snr : `~numpy.ndarray`
+        ``sqrt(sum(S_i ** 2)) / noise_sigma`` over the part of each source
+        inside the image (the best achievable S/N of an isolated source on
+        white noise); inf where ``noise_sigma`` is 0 and the source has
+        flux in the image.
+    """
+    power = np.zeros(len(sources))
+    # A loop over sources: each sums its own overlap with the image.
+    for i, cutout in enumerate(sources.cutouts):
+        _, cutout_sl = sources.slices(i)
+        power[i] = np.sum(cutout[(Ellipsis, *cutout_sl)] ** 2)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        snr = np.sqrt(power) / noise_sigma
+    return np.where(power > 0, snr, 0.0)
 
 
 @dataclass
@@ -39,7 +68,9 @@ class Scene:
         flux), ``size`` (half-light radius in pixels, 0 for stars),
         ``kind``, ``mag``, ``g1``, ``g2``, ``group`` (0: isolated),
         ``separation`` (pixels from the group's primary), ``flux_in_image``
-        (noise-free flux inside the image).
+        (noise-free flux inside the image), ``snr`` (matched-filter
+        signal-to-noise of the source alone inside the image,
+        ``sqrt(sum(S ** 2)) / noise_sigma``; inf without noise).
     psf : `~numpy.ndarray`
         The pixelated PSF, unit sum, odd square, centred.
     psf_fwhm_pixels : float
@@ -115,6 +146,7 @@ class Scene:
         catalog['x'] = catalog['x'] - x0
         catalog['y'] = catalog['y'] - y0
         catalog['flux_in_image'] = sources.fluxes()
+        catalog['snr'] = matched_filter_snr(sources, self.noise_sigma)
         catalog.meta = dict(self.catalog.meta, crop_origin=[y0, x0])
         return Scene(image=self.image[window].copy(), sources=sources,
                      noise=self.noise[window].copy(),
@@ -226,6 +258,7 @@ def make_scene(preset='hst', shape=(256, 256), seed=0, **overrides):
                  'group', 'separation'):
         catalog[name] = cols[name]
     catalog['flux_in_image'] = sources.fluxes()
+    catalog['snr'] = matched_filter_snr(sources, sigma)
     catalog.meta.update(preset=params.name, seed=seed,
                         pixel_scale=scale, noise_sigma=sigma,
                         psf_fwhm_pixels=fwhm)

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from astropais.datasets import read_dataset
+from astropais.datasets import read_dataset, truth_source_mask
+from astropais.pcr import SourceImages
 from astropais.simulation import make_scene
 from astropais.simulation.dataset import crop_seed, simulate_crop, simulate_dataset
 
@@ -54,7 +55,16 @@ def test_simulate_dataset_round_trip_and_bytes(tmp_path):
     np.testing.assert_array_equal(sample.image[..., 0],
                                   scene.image.astype(np.float32))
     np.testing.assert_allclose(sample.catalog['x'], scene.catalog['x'])
-    labels = pcr.encode(scene.sources, scene.centres, n=3, sigma=2.0,
+    labelled = np.asarray(sample.catalog['labelled'])
+    np.testing.assert_array_equal(labelled, scene.catalog['snr'] >= 5)
+    assert 0 < labelled.sum() < len(labelled)
+    keep = np.flatnonzero(labelled)
+    sources = SourceImages(scene.sources.shape,
+                           [scene.sources.cutouts[i] for i in keep],
+                           scene.sources.origins[keep])
+    assert np.array_equal(sample.source_mask, truth_source_mask(
+        sources.total(), scene.noise_sigma))
+    labels = pcr.encode(sources, scene.centres[keep], n=3, sigma=2.0,
                         source_mask=sample.source_mask)
     np.testing.assert_array_equal(sample.fractions, labels.fractions)
     np.testing.assert_array_equal(sample.vectors, labels.vectors)
@@ -62,6 +72,14 @@ def test_simulate_dataset_round_trip_and_bytes(tmp_path):
     sums = sample.fractions[..., 0, :].sum(-1)
     np.testing.assert_allclose(sums[sample.source_mask], 1, atol=1e-5)
     assert np.all(sums[~sample.source_mask] == 0)
+
+
+def test_label_min_snr_zero_labels_every_source(tmp_path):
+    ds = simulate_dataset(tmp_path / 'all', 2, preset='lsst', crop_size=24,
+                          seed=3, density=600, label_min_snr=0)
+    for sample in ds:
+        assert np.all(sample.catalog['labelled'])
+    assert ds.manifest['label_min_snr'] == 0
 
 
 def test_simulate_dataset_resume_matches_one_run(tmp_path):
@@ -97,6 +115,8 @@ def test_simulate_dataset_bad_input(tmp_path):
         simulate_dataset(tmp_path / 'x', 1, preset='sdss')
     with pytest.raises(ValueError, match='crop_size'):
         simulate_dataset(tmp_path / 'x', 1, crop_size=0)
+    with pytest.raises(ValueError, match='label_min_snr'):
+        simulate_dataset(tmp_path / 'x', 1, label_min_snr=-1)
     with pytest.raises(ValueError, match='n_processes'):
         simulate_dataset(tmp_path / 'x', 1, n_processes=0)
     with pytest.raises(ValueError, match='pair_separation'):

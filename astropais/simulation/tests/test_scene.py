@@ -57,6 +57,14 @@ def test_catalog_position_is_true_centroid(scene):
             scene.catalog['y'][i], abs=0.02)
 
 
+def test_snr_column(scene):
+    power = np.array([np.sum(c[scene.sources.slices(i)[1]] ** 2)
+                      for i, c in enumerate(scene.sources.cutouts)])
+    np.testing.assert_allclose(scene.catalog['snr'],
+                               np.sqrt(power) / scene.noise_sigma)
+    assert np.any(scene.catalog['snr'] > 5) and np.any(scene.catalog['snr'] < 5)
+
+
 def test_kinds_and_sizes(scene):
     kinds = set(scene.catalog['kind'])
     assert kinds <= {'star', 'sersic', 'bulge_disk', 'knots', 'edge_on'}
