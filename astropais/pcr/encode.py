@@ -214,7 +214,97 @@ def nearest_centres(points, centres, n):
     return index, dist2, next_dist2
 
 
-def _heatmap(pixels, centres, index, dist2, next_dist2, sigma, shape):
+def _grid_nearest(shape, centres, n, block=16, chunk=2 ** 18):
+    """
+    `nearest_centres` for every pixel of a grid, by blocks.
+
+    For a ``block x block`` tile with centre ``q`` and half-diagonal ``h``,
+    every pixel's ``m = n + 1`` nearest centres lie within
+    ``d_m(q) + 2 h`` of ``q`` (triangle inequality), so one ball query per
+    tile gives an exact candidate list; the ``m`` nearest of each pixel are
+    then picked from it by repeated ``argmin`` (first occurrence: the
+    lower index wins ties, as candidates are sorted by index).
+
+    Returns ``index`` (H*W, min(n, N)), ``dist2`` and ``next_dist2`` as
+    `nearest_centres` does, plus ``delta`` (H*W, min(n, N), 2): centre
+    minus pixel.
+    """
+    ny, nx = shape
+    n_centres = len(centres)
+    n_keep = min(n, n_centres)
+    m = min(n + 1, n_centres)
+    ty, tx = -(-ny // block), -(-nx // block)
+    local = np.indices((block, block)).reshape(2, -1).T.astype(np.float64)
+    corner = np.indices((ty, tx)).reshape(2, -1).T.astype(np.float64) * block
+    middle = corner + (block - 1) / 2.0
+    tree = cKDTree(centres)
+    d_tile, _ = tree.query(middle, k=m)
+    d_tile = np.asarray(d_tile).reshape(len(middle), m)[:, m - 1]
+    radius = (d_tile + 2 * (block - 1) / np.sqrt(2.0)) * (1 + 1e-9) + 1e-9
+    members = tree.query_ball_point(middle, radius, return_sorted=True)
+    counts = np.fromiter(map(len, members), dtype=np.int64,
+                         count=len(members))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    flat_members = np.concatenate(list(members)).astype(np.int64)
+    # Sentinel centre N at infinity pads the candidate lists.
+    cy = np.append(centres[:, 0], np.inf)
+    cx = np.append(centres[:, 1], np.inf)
+
+    n_pix = block * block
+    tiles = np.argsort(counts, kind='stable')
+    # Results in the order of ``tiles`` (contiguous writes), put back in
+    # raster order at the end.
+    out_index = np.empty((tiles.size, n_pix, n_keep), dtype=np.int64)
+    out_d2 = np.empty((tiles.size, n_pix, n_keep))
+    out_next = np.full((tiles.size, n_pix), np.inf)
+    pos = 0
+    # A loop over small chunks of tiles of similar candidate counts
+    # (bounded, cache-sized memory); everything inside is vectorised.
+    while pos < tiles.size:
+        width = int(counts[tiles[pos]])
+        size = max(1, chunk // (n_pix * max(width, 1)))
+        group = tiles[pos:pos + size]
+        done = slice(pos, pos + group.size)
+        width = int(counts[group].max())
+        cand = np.full((group.size, width), n_centres, dtype=np.int64)
+        col = np.arange(width)
+        fill = col[None, :] < counts[group][:, None]
+        cand[fill] = flat_members[(starts[group][:, None] + col)[fill]]
+        py = corner[group, 0][:, None] + local[None, :, 0]  # (g, P)
+        px = corner[group, 1][:, None] + local[None, :, 1]
+        d2 = cy[cand][:, None, :] - py[:, :, None]          # (g, P, K)
+        d2 *= d2
+        dx = cx[cand][:, None, :] - px[:, :, None]
+        dx *= dx
+        d2 += dx
+        d2 = d2.reshape(-1, width)
+        base = np.arange(d2.shape[0]) * width
+        tile_of = np.repeat(np.arange(group.size) * width, n_pix)
+        flat_d2 = d2.ravel()
+        flat_cand = cand.ravel()
+        for k in range(m):          # m = n + 1 passes
+            j = np.argmin(d2, axis=-1)
+            best = flat_d2[base + j].reshape(group.size, n_pix)
+            if k < n_keep:
+                out_index[done, :, k] = flat_cand[tile_of + j].reshape(
+                    group.size, n_pix)
+                out_d2[done, :, k] = best
+            else:
+                out_next[done] = best
+            flat_d2[base + j] = np.inf
+        pos += group.size
+    # Back to raster order of pixels: one gather per array.
+    rank = np.empty_like(tiles)
+    rank[tiles] = np.arange(tiles.size)
+    yy, xx = np.divmod(np.arange(ny * nx), nx)
+    where = (rank[(yy // block) * tx + xx // block] * n_pix
+             + (yy % block) * block + xx % block)
+    return (out_index.reshape(-1, n_keep)[where],
+            out_d2.reshape(-1, n_keep)[where],
+            out_next.ravel()[where])
+
+
+def _heatmap(centres, index, dist2, next_dist2, sigma, shape):
     """Max-combined Gaussians, 1 at the pixel nearest to each centre."""
     peak = np.floor(centres + 0.5)
     offset = peak - centres
@@ -225,13 +315,13 @@ def _heatmap(pixels, centres, index, dist2, next_dist2, sigma, shape):
     # A source outside the queried neighbours can only win where its
     # distance is within e^2 <= 0.5 of the nearest one: solve those pixels
     # exactly by lifting centres to 3-D, (y, x, sqrt(0.5 - e^2)).
-    unsure = next_dist2 < dist2[:, 0] + _MAX_PEAK_OFFSET2
-    if np.any(unsure):
+    unsure = np.flatnonzero(next_dist2 < dist2[:, 0] + _MAX_PEAK_OFFSET2)
+    if unsure.size:
         lifted = np.column_stack([centres,
                                   np.sqrt(np.maximum(_MAX_PEAK_OFFSET2 - e2,
                                                      0.0))])
-        query = np.column_stack([pixels[unsure],
-                                 np.zeros(np.count_nonzero(unsure))])
+        yy, xx = np.divmod(unsure, shape[1])
+        query = np.column_stack([yy, xx, np.zeros(unsure.size)])
         d, _ = cKDTree(lifted).query(query, k=1)
         power[unsure] = np.minimum(power[unsure],
                                    d ** 2 - _MAX_PEAK_OFFSET2)
@@ -249,6 +339,8 @@ def _gather_fractions(sources, index, shape, n):
     n_bands = sources.n_bands
     flux = np.zeros((*shape, n_bands, n))
     index = index.reshape(*shape, -1)
+    if len(sources) < 2 ** 31:
+        index = index.astype(np.int32)
     # A loop over sources: each one fills only the slots that name it,
     # inside its own cut-out window (total work = sum of cut-out areas).
     for i, cutout in enumerate(sources.cutouts):
@@ -259,8 +351,8 @@ def _gather_fractions(sources, index, shape, n):
         values = cutout[(Ellipsis, *cutout_sl)]
         values = values.reshape(-1, *values.shape[-2:])
         values = np.moveaxis(values, 0, -1)[..., None]   # (h, w, b, 1)
-        window = flux[image_sl]
-        window += np.where(hit[:, :, None, :], values, 0.0)
+        # Each (pixel, slot) names exactly one source: a masked copy.
+        np.copyto(flux[image_sl], values, where=hit[:, :, None, :])
     return flux
 
 
@@ -338,7 +430,7 @@ def encode(sources, centres, *, n=3, sigma=2.0, source_mask=None):
         raise ValueError(f'got {len(centres)} centres for {len(sources)} '
                          f'sources')
     for i, cutout in enumerate(sources.cutouts):
-        if np.any(cutout < 0):
+        if cutout.size and cutout.min() < 0:
             raise ValueError(f'source {i} has negative model fluxes '
                              f'(min {cutout.min():g}); model images must be '
                              f'non-negative (clip them first)')
@@ -363,27 +455,31 @@ def encode(sources, centres, *, n=3, sigma=2.0, source_mask=None):
         return PCR(heatmap, vectors, slot_mask, fractions, source_mask, n,
                    sigma)
 
-    yy, xx = np.indices(shape)
-    pixels = np.column_stack([yy.ravel(), xx.ravel()]).astype(np.float64)
-    index, dist2, next_dist2 = nearest_centres(pixels, centres, n)
+    index, dist2, next_dist2 = _grid_nearest(shape, centres, n)
     n_real = index.shape[1]
 
-    heatmap[...] = _heatmap(pixels, centres, index, dist2, next_dist2, sigma,
+    heatmap[...] = _heatmap(centres, index, dist2, next_dist2, sigma,
                             shape)
+    del dist2, next_dist2
 
-    delta = centres[index] - pixels[:, None, :]
-    vectors[:, :, :n_real] = delta.reshape(*shape, n_real, 2)
+    yy, xx = np.divmod(np.arange(shape[0] * shape[1]), shape[1])
+    flat_vectors = vectors.reshape(-1, n, 2)
+    flat_vectors[:, :n_real, 0] = centres[index, 0] - yy[:, None]
+    flat_vectors[:, :n_real, 1] = centres[index, 1] - xx[:, None]
+    del yy, xx
     # Padding slots repeat the farthest real vector (masked out anyway).
     vectors[:, :, n_real:] = vectors[:, :, n_real - 1:n_real]
     slot_mask[:, :, :n_real] = True
 
     flux = _gather_fractions(sources, index, shape, n_real)
+    del index
     norm = flux.sum(axis=-1, keepdims=True)
-    frac = np.divide(flux, norm, out=np.zeros_like(flux), where=norm > 0)
+    np.divide(flux, norm, out=flux, where=norm > 0)
+    fractions[..., :n_real] = flux
+    del flux
     # Source pixels whose kept sources carry no flux (in a band): all of
     # it to the nearest source.
     empty = (norm[..., 0] <= 0) & source_mask[:, :, None]
-    frac[..., 0][empty] = 1.0
-    frac[~source_mask] = 0.0
-    fractions[..., :n_real] = frac
+    fractions[..., 0][empty] = 1.0
+    fractions[~source_mask] = 0.0
     return PCR(heatmap, vectors, slot_mask, fractions, source_mask, n, sigma)
