@@ -59,6 +59,11 @@ METHOD_NOTES = {
 # blendedness.
 SEPARATION_BINS_FWHM = np.array([0, 1, 1.5, 2, 3, 5, np.inf])
 SNR_BINS = np.array([0, 5, 10, 20, 50, 100, np.inf])
+# Flux and reconstruction errors are summarised over true sources with a
+# matched-filter S/N at least this high, the same population for every
+# method (a method given the true positions would otherwise be scored on
+# sources no detector can see).
+MEASURABLE_SNR = 10.0
 BLENDEDNESS_BINS = np.array([0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0])
 
 
@@ -94,6 +99,10 @@ def build_parser():
                    help='leave out both scarlet2 rows')
     p.add_argument('--scarlet2-iter', type=int, default=50,
                    help='scarlet2 optimiser iterations per field')
+    p.add_argument('--scarlet2-morphology', choices=('free', 'sersic'),
+                   default='free',
+                   help='scarlet2 morphology (used through astropais.labels '
+                        'when that exists; otherwise free-form)')
     p.add_argument('--scarlet2-clear-every', type=int, default=4,
                    help='clear JAX caches every this many scarlet2 fits')
     p.add_argument('--n-pixels', type=int, default=5,
@@ -106,8 +115,14 @@ def build_parser():
     p.add_argument('--pcr-n', type=int, default=3, help='PCR slots n (oracle)')
     p.add_argument('--pcr-sigma', type=float, default=2.0,
                    help='PCR heatmap sigma in pixels (oracle)')
-    p.add_argument('--no-memory', action='store_true',
-                   help='skip the tracemalloc pass on the first field')
+    p.add_argument('--memory', choices=('rss', 'tracemalloc', 'none'),
+                   default='rss',
+                   help='peak memory of each method: rss = growth of the '
+                        "process' peak RSS during its call on the second "
+                        'field (the first when there is one; every allocation '
+                        'counts, JAX/TensorFlow included); tracemalloc = '
+                        'Python and numpy allocations only, on the first '
+                        'field; none')
     p.add_argument('--no-plots', action='store_true', help='skip the PNGs')
     p.add_argument('--quiet', action='store_true', help='less progress output')
     return p
@@ -178,7 +193,8 @@ def run_method(name, ready, scene, photutils_result, args, kernel):
                      else photutils_result.positions)
         return scarlet2_peer.run_scarlet2(image, sigma, scene.psf, positions,
                                           footprint,
-                                          max_iter=args.scarlet2_iter)
+                                          max_iter=args.scarlet2_iter,
+                                          morphology=args.scarlet2_morphology)
     if name == 'pcr_oracle':
         return pcr_oracle.run_pcr_oracle(image, scene.sources, scene.centres,
                                          footprint, n=args.pcr_n,
@@ -189,10 +205,47 @@ def run_method(name, ready, scene, photutils_result, args, kernel):
     raise ValueError(f'unknown method {name!r}')
 
 
+def _native_errors(scores, native_fluxes):
+    from astropais.metrics import flux_errors
+    return flux_errors(scores.true['flux'], native_fluxes, scores.match)
+
+
 def _timed(func):
     start = time.perf_counter()
     result = func()
     return result, time.perf_counter() - start
+
+
+def _proc_status_bytes(key):
+    """A ``/proc/self/status`` memory field (e.g. ``VmRSS``) in bytes."""
+    with open('/proc/self/status') as fh:
+        for line in fh:
+            if line.startswith(key + ':'):
+                return int(line.split()[1]) * 1024
+    raise OSError(f'{key} not in /proc/self/status')
+
+
+def _reset_peak_rss():
+    """
+    Reset the kernel's peak-RSS mark (Linux >= 4.0) and return the current
+    RSS in bytes, or None where that is not possible.
+    """
+    try:
+        with open('/proc/self/clear_refs', 'w') as fh:
+            fh.write('5')
+        return _proc_status_bytes('VmRSS')
+    except OSError:
+        return None
+
+
+def _peak_rss_growth(before):
+    """Peak RSS since `_reset_peak_rss` minus the RSS then, in bytes."""
+    if before is None:
+        return float('nan')
+    try:
+        return float(_proc_status_bytes('VmHWM') - before)
+    except OSError:
+        return float('nan')
 
 
 def _peak_memory(func):
@@ -256,9 +309,14 @@ def run_benchmark(args):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter('ignore')
+                    measure_rss = (args.memory == 'rss'
+                                   and index == min(1, args.fields - 1))
+                    rss_before = _reset_peak_rss() if measure_rss else None
                     result, seconds = _timed(lambda: run_method(
                         name, ready, scene, photutils_result, args, kernel))
-                    if index == 0 and not args.no_memory:
+                    if measure_rss:
+                        record.peak_bytes = _peak_rss_growth(rss_before)
+                    if index == 0 and args.memory == 'tracemalloc':
                         record.peak_bytes = _peak_memory(lambda: run_method(
                             name, ready, scene, photutils_result, args,
                             kernel))
@@ -278,9 +336,13 @@ def run_benchmark(args):
                 n_scarlet2_fits += 1
                 if n_scarlet2_fits % max(args.scarlet2_clear_every, 1) == 0:
                     scarlet2_peer.clear_caches()
-                n_fb = result.info.get('n_fallback_init', 0)
-                record.info['n_fallback_init'] = \
-                    record.info.get('n_fallback_init', 0) + n_fb
+            for key, value in result.info.items():
+                if key == 'footprint':
+                    continue
+                if isinstance(value, (int, float)):
+                    record.info[key] = record.info.get(key, 0) + value
+                else:
+                    record.info[key] = value
             record.seconds += seconds
             record.megapixels += mpix
             scores = score_field(
@@ -288,32 +350,39 @@ def run_benchmark(args):
                 noise_sigma=scene.noise_sigma,
                 max_separation=args.match_radius * fwhm, image=scene.image,
                 fluxes=result.fluxes, attribution=result.attribution)
+            native = (None if result.native_fluxes is None else
+                      _native_errors(scores, result.native_fluxes))
+            faint = scores.true['snr'] < MEASURABLE_SNR
+            for key in ('flux_error', 'reconstruction_error'):
+                scores.true[key + '_all'] = scores.true[key].copy()
+                scores.true[key][faint] = np.nan
+            if native is not None:
+                native[faint] = np.nan
+                record.native_errors.append(native)
             # Separations in PSF FWHM from here on (bins and plots use them).
             scores.true['separation'] = scores.true['separation'] / fwhm
             scores.detected['separation'] = (scores.detected['separation']
                                              / fwhm)
             record.scores.append(scores)
-            if result.native_fluxes is not None:
-                from astropais.metrics import flux_errors
-                record.native_errors.append(flux_errors(
-                    scores.true['flux'], result.native_fluxes, scores.match))
             _log(args, f'  {name:<19s} {seconds:7.2f} s  '
                  f'{len(result.positions):4d} detections')
     for name, record in records.items():
         if record.failed:
             skipped[name] = f'failed: {record.failed}'
     records = {n: r for n, r in records.items() if not r.failed}
+    method_info = {n: r.info for n, r in records.items() if r.info}
     meta = {
         'command': ' '.join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
         'preset': args.preset, 'fields': args.fields, 'size': args.size,
         'seed': args.seed, 'density': args.density, 'n_pixels': args.n_pixels,
         'n_sigma': args.n_sigma, 'match_radius_fwhm': args.match_radius,
-        'scarlet2_iter': args.scarlet2_iter, 'pcr_n': args.pcr_n,
-        'pcr_sigma': args.pcr_sigma,
+        'scarlet2_iter': args.scarlet2_iter,
+        'scarlet2_morphology': args.scarlet2_morphology, 'pcr_n': args.pcr_n,
+        'pcr_sigma': args.pcr_sigma, 'memory': args.memory,
         'wall_seconds': round(time.perf_counter() - run_start, 1),
         'max_rss_mib': round(resource.getrusage(resource.RUSAGE_SELF)
                              .ru_maxrss / 1024, 1),
-        'skipped': dict(skipped), 'machine': platform.platform(),
+        'skipped': dict(skipped), 'method_info': method_info, 'machine': platform.platform(),
         'cpu_count': os.cpu_count(), 'versions': _versions(),
         'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
     }
@@ -362,6 +431,8 @@ def summary_table(records, meta):
         rec.summary = summary
         true_sep = np.concatenate([s.true['separation'] for s in rec.scores])
         flux_err = np.concatenate([s.true['flux_error'] for s in rec.scores])
+        flux_err_all = np.concatenate([s.true['flux_error_all']
+                                       for s in rec.scores])
         blend = np.concatenate([s.true['blendedness'] for s in rec.scores])
         detected = np.concatenate([s.true['detected'] for s in rec.scores])
         close = true_sep < 2
@@ -387,6 +458,7 @@ def summary_table(records, meta):
             'flux_err_median': summary['flux_error_median'],
             'flux_err_mean': summary['flux_error_mean'],
             'flux_err_median_blended': _nanmedian(flux_err[blended]),
+            'flux_err_median_all': _nanmedian(flux_err_all),
             'native_flux_err_median': _nanmedian(native),
             'recon_err_median': summary['reconstruction_error_median'],
             'frac_err_mean': summary['fraction_error_mean'],
@@ -405,17 +477,20 @@ def summary_table(records, meta):
                                'neighbour is closer than 2 PSF FWHM',
         'recall_snr_ge_10': 'recall of true sources with matched-filter '
                             'S/N >= 10',
-        'flux_err_*': '|F - F_true| / F_true of matched true sources; '
-                      '_blended: blendedness >= 0.1',
+        'flux_err_*': '|F - F_true| / F_true of matched true sources with '
+                      'S/N >= 10 (_all: every matched source); _blended: '
+                      'blendedness >= 0.1',
         'native_flux_err_median': "with the method's own flux (SEP flux, "
                                   'scarlet2 model flux) where it has one',
-        'recon_err_median': 'median over matched sources of '
+        'recon_err_median': 'median over matched S/N >= 10 sources of '
                             'sum|M_i I - S_i| / sum S_i',
         'frac_err_mean': 'mean over scored pixels of 0.5 sum_i |M_i - F_i|',
         's_per_mpix': 'wall seconds per megapixel (includes photutils for '
                       'methods that use its footprint or positions)',
-        'peak_mem_mib': 'tracemalloc peak (Python + numpy allocations; not '
-                        'JAX/XLA buffers or C allocations) on the first field',
+        'peak_mem_mib': 'memory=rss: growth of the peak RSS during the '
+                        'call on the second field (all allocations, '
+                        'JAX/TensorFlow included); memory=tracemalloc: '
+                        'Python + numpy allocations only, first field',
     }
     return table
 

@@ -72,6 +72,8 @@ def test_summary_rows_and_values(tiny_run):
     assert np.all(table['n_matched'] <= table['n_true'])
     assert table['time_ratio_photutils'][0] == pytest.approx(1.0)
     assert np.all(np.asarray(table['seconds']) > 0)
+    assert np.all(np.isfinite(table['s_per_mpix']))
+    assert table.meta['memory'] == 'rss'
     row = table[0]
     # photutils finds something in a dense field, and every matched flux
     # error is finite and non-negative.

@@ -80,7 +80,7 @@ def run_photutils(image, noise_sigma, psf_fwhm_pixels, *, n_pixels=5,
                           info={'footprint': labels > 0})
     segm.relabel_consecutive()
     cat = SourceCatalog(image, segm, convolved_data=convolved)
-    positions = np.column_stack([cat.ycentroid, cat.xcentroid])
+    positions = np.column_stack([cat.y_centroid, cat.x_centroid])
     # Row k of the catalogue is label k + 1 after relabel_consecutive.
     if not np.array_equal(cat.label, np.arange(1, len(cat) + 1)):
         raise RuntimeError('photutils catalogue labels are not 1..N')

@@ -122,11 +122,34 @@ def available():
         raise Unavailable(f'scarlet2 is not installed ({exc})') from exc
 
 
+def _fit_with_labels(image, noise_sigma, psf, positions, morphology,
+                     max_iter):
+    """Fit with `astropais.labels.fit_scene` when that module exists.
+
+    Returns None when `astropais.labels` is not importable.
+    """
+    try:
+        from astropais.labels import fit_scene, prepare_inputs
+    except ImportError:
+        return None
+    inputs = prepare_inputs(image, psf, positions[:, ::-1],
+                            noise_sigma=noise_sigma)
+    fit = fit_scene(inputs, morphology=morphology, max_iter=max_iter,
+                    warn=False)
+    return (fit.sources, np.asarray(fit.centres, dtype=float).reshape(-1, 2),
+            {'fitter': f'astropais.labels.fit_scene({morphology})',
+             'n_dropped': len(fit.dropped)})
+
+
 def run_scarlet2(image, noise_sigma, psf, positions, footprint, *,
-                 max_iter=50):
+                 max_iter=50, morphology='free'):
     """
     Fit scarlet2 at ``positions`` and share each footprint pixel's light in
     proportion to the source models (scarlet's flux re-distribution).
+
+    Uses `astropais.labels.fit_scene` when it exists (so the benchmark
+    measures the same fit that makes training labels), else the free-form
+    fit of `fit_scarlet2`.
 
     Parameters
     ----------
@@ -142,21 +165,31 @@ def run_scarlet2(image, noise_sigma, psf, positions, footprint, *,
         The pixels to attribute (photutils' detection footprint).
     max_iter : int
         Optimiser iterations.
+    morphology : {'free', 'sersic'}
+        Morphology model (with `astropais.labels` only; the fallback fit
+        is free-form).
 
     Returns
     -------
     result : `PeerResult`
-        Detections at the given positions; ``fluxes`` from the
-        re-distributed image, ``native_fluxes`` the model fluxes.
+        One detection per kept source at its fitted centre; ``fluxes``
+        from the re-distributed image, ``native_fluxes`` the model fluxes.
     """
     from astropais.metrics import attribution_from_source_images
 
     from .base import PeerResult
 
     positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
-    models, n_fallback = fit_scarlet2(image, noise_sigma, psf, positions,
-                                      max_iter=max_iter)
-    att = attribution_from_source_images(models, footprint, positions)
-    return PeerResult(positions, att.fluxes(image), att,
-                      native_fluxes=models.fluxes(),
-                      info={'n_fallback_init': n_fallback})
+    fitted = None
+    if len(positions):
+        fitted = _fit_with_labels(image, noise_sigma, psf, positions,
+                                  morphology, max_iter)
+    if fitted is None:
+        models, n_fallback = fit_scarlet2(image, noise_sigma, psf, positions,
+                                          max_iter=max_iter)
+        fitted = (models, positions, {'fitter': 'benchmarks fit_scarlet2(free)',
+                                      'n_fallback_init': n_fallback})
+    models, centres, info = fitted
+    att = attribution_from_source_images(models, footprint, centres)
+    return PeerResult(centres, att.fluxes(image), att,
+                      native_fluxes=models.fluxes(), info=info)
