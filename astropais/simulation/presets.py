@@ -55,7 +55,8 @@ class SceneParameters:
         Gaussian kernel that smooths white noise before it is rescaled to
         ``noise_sigma`` per pixel (0: uncorrelated noise).
     density : float
-        Mean number of sources (stars and galaxies) per square arcminute.
+        Mean number of sources (stars and galaxies) per square arcminute;
+        more than one source per 4 pixels is refused as impossible.
     mag_range : tuple of float
         ``(bright, faint)`` magnitude limits.
     mag_slope : float
