@@ -9,7 +9,9 @@ from .catalog import *  # noqa: F401,F403
 from .catalog import __all__ as _catalog_all
 from .deblender import *  # noqa: F401,F403
 from .deblender import __all__ as _deblender_all
+from .pipeline import *  # noqa: F401,F403
+from .pipeline import __all__ as _pipeline_all
 from .weighted import *  # noqa: F401,F403
 from .weighted import __all__ as _weighted_all
 
-__all__ = [*_deblender_all, *_weighted_all, *_catalog_all]
+__all__ = [*_deblender_all, *_weighted_all, *_catalog_all, *_pipeline_all]

@@ -1,10 +1,43 @@
 """Synthetic blended scenes with exact per-source truth, for the tests."""
 
+import atexit
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
 import numpy as np
 
 from astropais.pcr.sparse import PixelAttribution
 
-__all__ = ['gaussian_scene', 'truth_attribution']
+__all__ = ['gaussian_scene', 'truth_attribution', 'tiny_model_file']
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_model_file():
+    """
+    Build and save a tiny untrained PCR network once per process with the
+    model package's builder and writer; skip the calling test if the model
+    package is unavailable.
+
+    Returns
+    -------
+    path : `pathlib.Path`
+        The ``.keras`` file (its ``.json`` sidecar next to it).
+    """
+    import pytest
+
+    model = pytest.importorskip('astropais.model')
+    try:
+        build_network, save_model = model.build_network, model.save_model
+    except (AttributeError, ImportError) as exc:  # pragma: no cover
+        pytest.skip(f'the model builder is not available: {exc}')
+    directory = Path(tempfile.mkdtemp(prefix='astropais-tiny-'))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    path = directory / 'tiny.keras'
+    save_model(build_network(n_bands=1, n=3, depth=2, base_filters=4), path,
+               n=3, sigma=2.0, vector_scale=16.0, tile_size=32)
+    return path
 
 
 def gaussian_scene(shape, sources, noise=0.0, seed=0):

@@ -1,0 +1,100 @@
+"""The ``astropais deblend`` and ``astropais demo`` commands."""
+
+import numpy as np
+import pytest
+from astropy.io import fits
+from astropy.table import QTable
+from astropy.wcs import WCS
+
+from astropais.cli.main import main
+from astropais.io import read_weighted_segmentation
+from astropais.segmentation.tests.helpers import (gaussian_scene,
+                                                  tiny_model_file)
+
+PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+
+
+@pytest.fixture(scope='module')
+def model_path():
+    return str(tiny_model_file())
+
+
+def check_products(directory, stem, n_labels=None):
+    segm, wcs = read_weighted_segmentation(directory / f'{stem}_segm.fits')
+    table = QTable.read(directory / f'{stem}_catalog.ecsv')
+    assert len(table) == segm.n_labels > 0
+    np.testing.assert_array_equal(table['label'], segm.labels)
+    assert (directory / f'{stem}_overview.png').read_bytes()[:8] == PNG_MAGIC
+    return segm, wcs, table
+
+
+def test_deblend_writes_segmentation_catalog_and_png(tmp_path, model_path,
+                                                     capsys):
+    image, _ = gaussian_scene((64, 80), [(30, 30, 2.5, 900.0),
+                                         (34, 36, 2.0, 400.0)], noise=1.0)
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ['RA---TAN', 'DEC--TAN']
+    wcs.wcs.crval = [53.1, -27.8]
+    wcs.wcs.crpix = [40, 32]
+    wcs.wcs.cdelt = [-1.7e-5, 1.7e-5]
+    path = tmp_path / 'field.fits'
+    fits.HDUList([fits.PrimaryHDU(),
+                  fits.ImageHDU(image + 10.0, header=wcs.to_header())]
+                 ).writeto(path)
+    out = tmp_path / 'out'
+    status = main(['deblend', str(path), '--threshold', '3', '-o', str(out),
+                   '--model', model_path])
+    assert status == 0
+    text = capsys.readouterr().out
+    segm, wcs_back, table = check_products(out, 'field')
+    assert f'{segm.n_labels} sources' in text
+    assert 'background 10' in text            # the sky level was removed
+    assert wcs_back is not None and 'sky_centroid' in table.colnames
+    # Running again refuses to overwrite, unless asked.
+    assert main(['deblend', str(path), '-o', str(out), '--threshold', '3',
+                 '--model', model_path]) == 2
+    assert 'exists' in capsys.readouterr().err
+    assert main(['deblend', str(path), '-o', str(out), '--threshold', '3',
+                 '--model', model_path, '--overwrite']) == 0
+
+
+def test_deblend_reports_errors(tmp_path, model_path, capsys):
+    assert main(['deblend', str(tmp_path / 'missing.fits'),
+                 '--model', model_path]) == 2
+    assert 'error' in capsys.readouterr().err
+    cube = tmp_path / 'cube.fits'
+    fits.PrimaryHDU(np.zeros((2, 3, 4))).writeto(cube)
+    assert main(['deblend', str(cube), '--model', model_path]) == 2
+    assert '2-D' in capsys.readouterr().err
+    flat = tmp_path / 'flat.fits'
+    fits.PrimaryHDU(np.zeros((20, 20))).writeto(flat)
+    assert main(['deblend', str(flat), '--model', model_path,
+                 '-o', str(tmp_path)]) == 2
+    assert 'noise' in capsys.readouterr().err
+    image = tmp_path / 'image.fits'
+    fits.PrimaryHDU(np.random.default_rng(0).normal(size=(20, 20))
+                    ).writeto(image)
+    assert main(['deblend', str(image), '--model',
+                 str(tmp_path / 'nomodel.keras')]) == 2
+
+
+def test_demo_is_deterministic(tmp_path, model_path, capsys):
+    runs = []
+    for name in ('a', 'b'):
+        out = tmp_path / name
+        assert main(['demo', '--size', '128', '--threshold', '1.5', '-o', str(out),
+                     '--model', model_path]) == 0
+        assert 'example field' in capsys.readouterr().out
+        segm, _, table = check_products(out, 'example_field')
+        runs.append((fits.getdata(out / 'example_field.fits'), segm.data))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_demo_without_shipped_model_explains(tmp_path, capsys, monkeypatch):
+    from astropais.model import io as model_io
+    monkeypatch.setattr(model_io, 'default_model_path',
+                        lambda: tmp_path / 'absent.keras')
+    status = main(['demo', '--size', '64', '-o', str(tmp_path)])
+    assert status == 2
+    assert 'model' in capsys.readouterr().err

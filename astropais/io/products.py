@@ -1,0 +1,101 @@
+"""
+The files a deblending run produces: the weighted segmentation (FITS), the
+catalog (ECSV) and a PNG overview.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from .files import write_weighted_segmentation
+
+__all__ = ['write_products', 'plot_overview']
+
+
+def plot_overview(data, segmentation, catalog=None, *, figure=None):
+    """
+    Draw the image, the disjoint segmentation and the source apertures.
+
+    Parameters
+    ----------
+    data : 2-D `~numpy.ndarray`
+        The background-subtracted image.
+    segmentation : `~astropais.WeightedSegmentationImage`
+        The weighted segmentation.
+    catalog : `~photutils.segmentation.SourceCatalog`, optional
+        If given, its Kron apertures are drawn on the image.
+    figure : `matplotlib.figure.Figure`, optional
+        The figure to draw in (default: a new one, without pyplot).
+
+    Returns
+    -------
+    figure : `matplotlib.figure.Figure`
+        The figure, with the image (asinh stretch) on the left and the
+        label map, coloured with ``segmentation.cmap``, on the right.
+    """
+    from astropy.visualization import AsinhStretch, ImageNormalize, \
+        ZScaleInterval
+    from matplotlib.figure import Figure
+
+    if figure is None:
+        figure = Figure(figsize=(10, 5), layout='constrained')
+    ax_image, ax_segm = figure.subplots(1, 2, sharex=True, sharey=True)
+    finite = np.where(np.isfinite(data), data, 0.0)
+    norm = ImageNormalize(finite, interval=ZScaleInterval(),
+                          stretch=AsinhStretch())
+    ax_image.imshow(finite, origin='lower', cmap='Greys_r', norm=norm,
+                    interpolation='nearest')
+    ax_image.set_title('Data')
+    ax_segm.imshow(segmentation, origin='lower', cmap=segmentation.cmap,
+                   interpolation='nearest')
+    ax_segm.set_title(f'PAIS segmentation ({segmentation.n_labels} sources)')
+    if catalog is not None:
+        catalog.plot_kron_apertures(ax=ax_image, color='tab:orange', lw=1)
+        catalog.plot_kron_apertures(ax=ax_segm, color='white', lw=1)
+    return figure
+
+
+def write_products(directory, stem, data, segmentation, catalog, *,
+                   wcs=None, overwrite=False):
+    """
+    Write the segmentation, the catalog and an overview picture.
+
+    Parameters
+    ----------
+    directory : str or path-like
+        Output directory (created if needed).
+    stem : str
+        File name stem: ``<stem>_segm.fits``, ``<stem>_catalog.ecsv``,
+        ``<stem>_overview.png``.
+    data : 2-D `~numpy.ndarray`
+        The background-subtracted image.
+    segmentation : `~astropais.WeightedSegmentationImage`
+        The weighted segmentation.
+    catalog : `~astropais.WeightedSourceCatalog`
+        Its catalog.
+    wcs : `~astropy.wcs.WCS`, optional
+        Stored with the segmentation.
+    overwrite : bool, optional
+        Replace existing files.
+
+    Returns
+    -------
+    paths : dict of `pathlib.Path`
+        ``segmentation``, ``catalog`` and ``overview``.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = {'segmentation': directory / f'{stem}_segm.fits',
+             'catalog': directory / f'{stem}_catalog.ecsv',
+             'overview': directory / f'{stem}_overview.png'}
+    if not overwrite:
+        existing = [str(p) for p in paths.values() if p.exists()]
+        if existing:
+            raise OSError(f'output exists: {existing}; use overwrite')
+    write_weighted_segmentation(segmentation, paths['segmentation'], wcs=wcs,
+                                overwrite=overwrite)
+    catalog.to_table().write(paths['catalog'], format='ascii.ecsv',
+                             overwrite=overwrite)
+    plot_overview(data, segmentation, catalog).savefig(paths['overview'],
+                                                       dpi=100)
+    return paths

@@ -1,0 +1,102 @@
+"""
+One call from an image to its weighted segmentation and catalog, as the
+command line runs it.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from astropy.stats import sigma_clipped_stats
+
+from .catalog import WeightedSourceCatalog
+from .deblender import PAISDeblender
+from .inputs import estimate_noise, prepare_image
+
+__all__ = ['DeblendResult', 'deblend_field']
+
+
+@dataclass
+class DeblendResult:
+    """
+    The outcome of `deblend_field`.
+
+    Parameters
+    ----------
+    data : `~numpy.ndarray`
+        The background-subtracted image that was deblended.
+    background : float
+        The constant background subtracted (0 if none).
+    noise_sigma : float
+        The background noise.
+    threshold : float
+        The detection threshold used (data units).
+    segmentation : `~astropais.WeightedSegmentationImage` or `None`
+        The segmentation (`None` if no source was found).
+    catalog : `~astropais.WeightedSourceCatalog` or `None`
+        Its catalog.
+    """
+
+    data: np.ndarray
+    background: float
+    noise_sigma: float
+    threshold: float
+    segmentation: object = None
+    catalog: object = None
+
+
+def deblend_field(data, *, nsigma=1.5, n_pixels=5, model=None,
+                  subtract_background=True, wcs=None, mask=None,
+                  deblender=None, progress_bar=False):
+    """
+    Detect, deblend and measure the sources of an image.
+
+    Parameters
+    ----------
+    data : 2-D array_like
+        The image.
+    nsigma : float, optional
+        Detection threshold in units of the background noise.
+    n_pixels : int, optional
+        Minimum connected pixels of a detection.
+    model : None, path or `~astropais.model.PCRNetwork`, optional
+        The network (`None`: the shipped model).
+    subtract_background : bool, optional
+        Subtract a constant, sigma-clipped median background first.
+    wcs : `~astropy.wcs.WCS`, optional
+        For the catalog's sky coordinates.
+    mask : 2-D array_like of bool, optional
+        Pixels to ignore.
+    deblender : `PAISDeblender`, optional
+        A configured deblender (then ``n_pixels`` and ``model`` are
+        ignored).
+    progress_bar : bool, optional
+        Show progress bars.
+
+    Returns
+    -------
+    result : `DeblendResult`
+        The image, background, noise, threshold, segmentation and catalog.
+    """
+    if not nsigma > 0:
+        raise ValueError(f'nsigma must be positive, got {nsigma!r}')
+    image = prepare_image(data, mask)
+    values = image.data[~image.mask]
+    background = 0.0
+    if subtract_background and values.size:
+        background = float(sigma_clipped_stats(values, sigma=3.0)[1])
+    work = np.where(image.mask, np.nan, image.data - background)
+    noise = estimate_noise(prepare_image(np.nan_to_num(work), image.mask))
+    if not (np.isfinite(noise) and noise > 0):
+        raise ValueError('cannot estimate the background noise of this '
+                         'image (constant or fully masked)')
+    threshold = nsigma * noise
+    if deblender is None:
+        deblender = PAISDeblender(n_pixels, model=model,
+                                  progress_bar=progress_bar)
+    segm = deblender(np.nan_to_num(work), threshold, mask=image.mask)
+    catalog = None
+    if segm is not None:
+        catalog = WeightedSourceCatalog(np.nan_to_num(work), segm,
+                                        mask=image.mask, wcs=wcs,
+                                        progress_bar=progress_bar)
+    return DeblendResult(work, background, noise, threshold, segm, catalog)
