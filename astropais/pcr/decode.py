@@ -160,6 +160,106 @@ def find_centres(heatmap, *, threshold=0.5, min_distance=1, vectors=None,
     return centres
 
 
+def _assign_votes(targets, points, tolerance, max_per_cell=16,
+                  chunk=2 ** 20):
+    """
+    Index of the point nearest to each target if within ``tolerance``,
+    else ``len(points)``.
+
+    Every integer cell (``floor(t + 0.5)``) lists the points within
+    ``tolerance + sqrt(0.5)`` of the cell centre: every point within
+    ``tolerance`` of a target in that cell is on the list, so the nearest
+    listed point is exact.  Most cells list at most one point (a direct
+    table); cells with several use a small second table; votes in the rare
+    cells with more than ``max_per_cell`` points use a KD-tree.  Equal
+    distances go to the lower index.
+    """
+    n_points = len(points)
+    reach = tolerance + np.sqrt(0.5)
+    span = int(np.ceil(reach))
+    lo = np.floor(points.min(axis=0) - reach).astype(np.int64)
+    hi = np.ceil(points.max(axis=0) + reach).astype(np.int64)
+    grid = hi - lo + 1
+    offsets = np.indices((2 * span + 1,) * 2).reshape(2, -1).T - span
+    cells = np.floor(points + 0.5).astype(np.int64)[:, None] + offsets
+    near = ((cells - points[:, None]) ** 2).sum(axis=-1) <= reach ** 2 + 1e-9
+    owner = np.broadcast_to(np.arange(n_points)[:, None], near.shape)[near]
+    cell_id = ((cells[..., 0] - lo[0]) * grid[1]
+               + (cells[..., 1] - lo[1]))[near]
+    order = np.lexsort((owner, cell_id))
+    owner, cell_id = owner[order], cell_id[order]
+    rank = np.arange(cell_id.size) - np.searchsorted(cell_id, cell_id)
+    count = np.bincount(cell_id, minlength=int(grid[0] * grid[1]))
+    single = np.full(count.size, n_points, dtype=np.int64)
+    single[cell_id[rank == 0]] = owner[rank == 0]
+    multi_cells = np.flatnonzero(count >= 2)
+    width = int(min(count.max(initial=1), max_per_cell))
+    multi = np.full((multi_cells.size, max(width, 1)), n_points,
+                    dtype=np.int64)
+    keep = (count[cell_id] >= 2) & (rank < width)
+    multi[np.searchsorted(multi_cells, cell_id[keep]), rank[keep]] = \
+        owner[keep]
+    py = np.append(points[:, 0], np.inf)
+    px = np.append(points[:, 1], np.inf)
+    tol2 = tolerance ** 2
+
+    result = np.full(len(targets), n_points, dtype=np.int64)
+    fallback = []
+    # A loop over chunks of votes, to bound memory.
+    for start in range(0, len(targets), chunk):
+        t = targets[start:start + chunk]
+        cell = np.floor(t + 0.5).astype(np.int64) - lo
+        rows = np.flatnonzero(np.all((cell >= 0) & (cell < grid), axis=1))
+        cid = cell[rows, 0] * grid[1] + cell[rows, 1]
+        cnt = count[cid]
+        one = cnt == 1
+        r1, c1 = rows[one], single[cid[one]]
+        d2 = (py[c1] - t[r1, 0]) ** 2 + (px[c1] - t[r1, 1]) ** 2
+        hit = d2 <= tol2
+        result[start + r1[hit]] = c1[hit]
+        several = (cnt >= 2) & (cnt <= max_per_cell)
+        if np.any(several):
+            rm = rows[several]
+            cand = multi[np.searchsorted(multi_cells, cid[several])]
+            d2 = (py[cand] - t[rm, 0, None]) ** 2
+            d2 += (px[cand] - t[rm, 1, None]) ** 2
+            j = np.argmin(d2, axis=1)
+            best = d2[np.arange(rm.size), j]
+            hit = best <= tol2
+            result[start + rm[hit]] = cand[hit, j[hit]]
+        fallback.append(start + rows[cnt > max_per_cell])
+    fallback = np.concatenate(fallback) if fallback else np.zeros(0, int)
+    if fallback.size:
+        _, idx = cKDTree(points).query(targets[fallback], k=1,
+                                       distance_upper_bound=tolerance)
+        result[fallback] = idx
+    return result
+
+
+def _sort_slots(labels, weights):
+    """
+    Sort each row: largest weight first, ties by lower label.
+
+    Odd-even transposition sort on the transposed (slot-major) arrays:
+    ``n`` vectorised passes sort rows of length ``n``.  Empty slots
+    (weight 0, label 0) end up last because every used slot has a
+    positive weight.
+    """
+    n = labels.shape[1]
+    lab = np.ascontiguousarray(labels.T)
+    wei = np.ascontiguousarray(weights.T)
+    for step in range(n):
+        for j in range(step % 2, n - 1, 2):
+            swap = (wei[j] < wei[j + 1]) | (
+                (wei[j] == wei[j + 1]) & (lab[j] > lab[j + 1])
+                & (lab[j + 1] > 0))
+            wei[j], wei[j + 1] = (np.where(swap, wei[j + 1], wei[j]),
+                                  np.where(swap, wei[j], wei[j + 1]))
+            lab[j], lab[j + 1] = (np.where(swap, lab[j + 1], lab[j]),
+                                  np.where(swap, lab[j], lab[j + 1]))
+    return lab.T.copy(), wei.T.copy()
+
+
 def _merge_duplicate_labels(labels, weights):
     """Within each row, add the weights of repeated labels to the first."""
     n = labels.shape[1]
@@ -298,31 +398,31 @@ def decode(heatmap, vectors, fractions, footprint, *, centres=None,
     # its lowest index.
     unique, first = np.unique(centres, axis=0, return_index=True)
     unique_label = np.append(first + 1, 0)      # index len(unique) = miss
-    tree = cKDTree(unique)
 
     py, px = np.unravel_index(pixels, shape)
-    origin = np.column_stack([py, px]).astype(np.float64)
-    targets = origin[:, None, :] + vectors[py, px].astype(np.float64)
-    _, hit = tree.query(targets.reshape(-1, 2), k=1,
-                        distance_upper_bound=vote_tolerance, workers=-1)
+    pixel_vectors = vectors.reshape(-1, n, 2)[pixels]
+    targets = np.empty((pixels.size, n, 2))
+    np.add(pixel_vectors[..., 0], py[:, None], out=targets[..., 0])
+    np.add(pixel_vectors[..., 1], px[:, None], out=targets[..., 1])
+    del pixel_vectors
+    hit = _assign_votes(targets.reshape(-1, 2), unique, vote_tolerance)
+    del targets
     labels = unique_label[hit].reshape(-1, n)
-    weights = fractions[py, px].astype(np.float64)
+    weights = fractions.reshape(-1, n)[pixels].astype(np.float64)
     weights[labels == 0] = 0.0
     labels[weights <= 0] = 0
     _merge_duplicate_labels(labels, weights)
 
     total = weights.sum(axis=1)
-    failed = total <= 0
-    if np.any(failed):
-        _, nearest = tree.query(origin[failed], k=1)
+    failed = np.flatnonzero(total <= 0)
+    if failed.size:
+        origin = np.column_stack([py[failed], px[failed]])
+        _, nearest = cKDTree(unique).query(origin, k=1)
         labels[failed] = 0
         weights[failed] = 0.0
         labels[failed, 0] = unique_label[nearest]
         weights[failed, 0] = 1.0
         total[failed] = 1.0
     weights /= total[:, None]
-    # Largest weight first (empty slots last), ties by label.
-    order = np.lexsort((labels, -weights), axis=1)
-    labels = np.take_along_axis(labels, order, axis=1)
-    weights = np.take_along_axis(weights, order, axis=1)
+    labels, weights = _sort_slots(labels, weights)
     return PixelAttribution(shape, pixels, labels, weights, centres)
