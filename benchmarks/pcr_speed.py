@@ -1,0 +1,147 @@
+"""
+Speed and memory of the PCR encoder and decoder against photutils.
+
+One 2048 x 2048 simulated HST-like field with 2000 sources
+(`astropais.simulation.make_scene`, trimmed to exactly 2000 sources); in
+the same run, interleaved ``--repeat`` times:
+
+* ``encode(sources, centres, n=3, sigma=2)`` of the noise-free truth;
+* ``decode`` of that PCR with peak finding (no known centres), once on the
+  photutils detection footprint and once on the whole truth source mask;
+* ``photutils.segmentation.SourceFinder(n_pixels=5, deblend=True)`` on the
+  image convolved with a Gaussian of the PSF FWHM, threshold
+  1.5 x noise sigma (the convolution is timed separately).
+
+Times are wall-clock (``time.perf_counter``), median and minimum over the
+repeats; ratios are medians.  Peak memory of each step is measured in a
+separate pass with `tracemalloc` (numpy buffers are traced; scipy's
+KD-tree internals are not), and the process's maximum resident set size
+is reported at the end.
+
+Usage::
+
+    python benchmarks/pcr_speed.py [--size 2048] [--n-sources 2000]
+                                   [--repeat 3] [--seed 1]
+"""
+
+import argparse
+import resource
+import time
+import tracemalloc
+
+import numpy as np
+
+
+def make_field(size, n_sources, seed):
+    """A simulated field with exactly ``n_sources`` sources."""
+    from astropais.pcr import SourceImages
+    from astropais.simulation import get_preset, make_scene
+
+    params = get_preset('hst')
+    area = (size * params.pixel_scale / 60.0) ** 2
+    # Poisson count: ask for 8 % more and keep the first n_sources.
+    scene = make_scene('hst', shape=(size, size), seed=seed,
+                       density=1.08 * n_sources / area)
+    if len(scene.sources) < n_sources:
+        raise RuntimeError(f'only {len(scene.sources)} sources simulated')
+    keep = slice(0, n_sources)
+    sources = SourceImages(scene.sources.shape, scene.sources.cutouts[keep],
+                           scene.sources.origins[keep])
+    image = sources.total() + scene.noise
+    return image, sources, scene.centres[keep], scene
+
+
+def run_photutils(image, scene):
+    """Convolve and run SourceFinder; return (segm, t_convolve, t_finder)."""
+    from astropy.convolution import convolve
+    from photutils.segmentation import SourceFinder, make_2dgaussian_kernel
+
+    t0 = time.perf_counter()
+    kernel = make_2dgaussian_kernel(scene.psf_fwhm_pixels, size=5)
+    convolved = convolve(image, kernel)
+    t1 = time.perf_counter()
+    finder = SourceFinder(n_pixels=5, deblend=True, progress_bar=False)
+    segm = finder(convolved, threshold=1.5 * scene.noise_sigma)
+    t2 = time.perf_counter()
+    return segm, t1 - t0, t2 - t1
+
+
+def peak_memory(func, *args, **kwargs):
+    """Peak traced memory (MiB) of one call."""
+    tracemalloc.start()
+    func(*args, **kwargs)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2 ** 20
+
+
+def main(argv=None):
+    """Run the benchmark and print a table."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
+    parser.add_argument('--size', type=int, default=2048)
+    parser.add_argument('--n-sources', type=int, default=2000)
+    parser.add_argument('--repeat', type=int, default=3)
+    parser.add_argument('--seed', type=int, default=1)
+    args = parser.parse_args(argv)
+
+    from astropais.pcr import decode, encode
+
+    t0 = time.perf_counter()
+    image, sources, centres, scene = make_field(args.size, args.n_sources,
+                                                args.seed)
+    print(f'simulated {args.size}x{args.size}, {len(sources)} sources in '
+          f'{time.perf_counter() - t0:.1f} s')
+
+    times = {k: [] for k in ('encode', 'decode_footprint', 'decode_mask',
+                             'convolve', 'photutils')}
+    for _ in range(args.repeat):
+        t = time.perf_counter()
+        pcr = encode(sources, centres, n=3, sigma=2.0)
+        times['encode'].append(time.perf_counter() - t)
+
+        segm, t_conv, t_find = run_photutils(image, scene)
+        times['convolve'].append(t_conv)
+        times['photutils'].append(t_find)
+        footprint = segm.data > 0
+
+        t = time.perf_counter()
+        att_fp = decode(pcr.heatmap, pcr.vectors, pcr.fractions, footprint)
+        times['decode_footprint'].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        att = decode(pcr.heatmap, pcr.vectors, pcr.fractions,
+                     pcr.source_mask)
+        times['decode_mask'].append(time.perf_counter() - t)
+
+    memory = {
+        'encode': peak_memory(encode, sources, centres, n=3, sigma=2.0),
+        'decode_footprint': peak_memory(decode, pcr.heatmap, pcr.vectors,
+                                        pcr.fractions, footprint),
+        'decode_mask': peak_memory(decode, pcr.heatmap, pcr.vectors,
+                                   pcr.fractions, pcr.source_mask),
+        'photutils': peak_memory(run_photutils, image, scene),
+    }
+
+    ref = np.median(times['photutils'])
+    print(f'\nfootprint pixels: photutils segmentation '
+          f'{np.count_nonzero(footprint)}, truth source mask '
+          f'{np.count_nonzero(pcr.source_mask)} of {args.size ** 2}')
+    print(f'photutils sources: {segm.n_labels}; decoded centres: '
+          f'{att.n_sources} (mask), {att_fp.n_sources} (footprint); true '
+          f'{len(sources)}')
+    print(f'\n{"step":<22}{"median s":>10}{"min s":>10}'
+          f'{"/ photutils":>13}{"peak MiB":>10}')
+    for key, label in [('encode', 'encode'),
+                       ('decode_footprint', 'decode (det. footprint)'),
+                       ('decode_mask', 'decode (truth mask)'),
+                       ('convolve', 'photutils convolve'),
+                       ('photutils', 'photutils SourceFinder')]:
+        med, low = np.median(times[key]), np.min(times[key])
+        mem = memory.get(key)
+        mem = f'{mem:10.0f}' if mem is not None else f'{"":>10}'
+        print(f'{label:<22}{med:10.2f}{low:10.2f}{med / ref:13.2f}{mem}')
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f'\nprocess max RSS: {maxrss:.0f} MiB; repeats: {args.repeat}')
+
+
+if __name__ == '__main__':
+    main()
