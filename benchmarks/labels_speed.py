@@ -1,0 +1,136 @@
+"""
+Benchmark of scarlet2 labels (`astropais.labels`): accuracy against
+simulated truth and speed.
+
+Accuracy: for each simulated scene (`astropais.simulation.make_scene`),
+scarlet2 is fitted at the true positions and its fractions are compared
+with the true fractions (median per-pixel total-variation error over the
+truth's source pixels, and over blended pixels only) and its fluxes with
+the true fluxes (median relative error), for each morphology model.
+
+Speed: one larger scene is labelled tile by tile (`fit_tiled`) and the
+wall time is reported per source and per megapixel, with peak memory.
+
+Usage::
+
+    python benchmarks/labels_speed.py --scenes 6 --shape 64 \\
+        --big 256 --morphologies sersic free --out labels_bench.json
+"""
+
+import argparse
+import json
+import resource
+import sys
+import time
+import warnings
+
+import numpy as np
+
+
+def _accuracy(preset, shape, seeds, morphology, max_iter):
+    from astropais.labels import fit_scene, label_accuracy, prepare_inputs
+    from astropais.labels.tiles import clear_jax_caches
+    from astropais.simulation import make_scene
+
+    pixel_errors, blended_errors, flux_errors = [], [], []
+    n_sources = n_dropped = 0
+    seconds = []
+    for seed in seeds:
+        scene = make_scene(preset, shape=(shape, shape), seed=seed)
+        if len(scene.catalog) == 0:
+            continue
+        inputs = prepare_inputs(scene.image, scene.psf, scene.catalog,
+                                noise_sigma=scene.noise_sigma)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            fit = fit_scene(inputs, morphology=morphology, max_iter=max_iter)
+        seconds.append(time.perf_counter() - start)
+        scores = label_accuracy(fit, scene.sources, scene.noise_sigma)
+        # Per-pixel errors are pooled by their per-scene medians weighted
+        # by pixel counts would hide scenes; keep every scene's median.
+        pixel_errors.append(scores['median_fraction_error'])
+        blended_errors.append(scores['median_fraction_error_blended'])
+        flux_errors.extend(scores['flux_errors'][np.isfinite(
+            scores['flux_errors'])])
+        n_sources += scores['n_sources']
+        n_dropped += scores['n_dropped']
+        clear_jax_caches()
+    return {
+        'preset': preset, 'shape': shape, 'morphology': morphology,
+        'max_iter': max_iter, 'n_scenes': len(seconds),
+        'n_sources': n_sources, 'n_dropped': n_dropped,
+        'median_of_scene_median_fraction_error':
+            float(np.nanmedian(pixel_errors)),
+        'median_of_scene_median_fraction_error_blended':
+            float(np.nanmedian(blended_errors)),
+        'median_flux_error': float(np.median(flux_errors)),
+        'p90_flux_error': float(np.percentile(flux_errors, 90)),
+        'seconds_per_scene_median': float(np.median(seconds)),
+        'seconds_per_source': float(np.sum(seconds) / max(n_sources, 1)),
+    }
+
+
+def _speed(preset, shape, seed, morphology, max_iter, tile, margin):
+    from astropais.labels import fit_tiled, prepare_inputs
+    from astropais.simulation import make_scene
+
+    scene = make_scene(preset, shape=(shape, shape), seed=seed)
+    inputs = prepare_inputs(scene.image, scene.psf, scene.catalog,
+                            noise_sigma=scene.noise_sigma)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        fit = fit_tiled(inputs, tile_shape=(tile, tile), margin=margin,
+                        morphology=morphology, max_iter=max_iter)
+    seconds = time.perf_counter() - start
+    n = len(scene.catalog)
+    return {
+        'preset': preset, 'shape': shape, 'morphology': morphology,
+        'max_iter': max_iter, 'tile': tile, 'margin': margin,
+        'n_sources': n, 'n_kept': int(len(fit.index)),
+        'n_dropped': int(len(fit.dropped)), 'seconds': seconds,
+        'seconds_per_source': seconds / max(n, 1),
+        'seconds_per_megapixel': seconds / (shape * shape / 1e6),
+    }
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[1])
+    parser.add_argument('--presets', nargs='+', default=['lsst', 'hst'])
+    parser.add_argument('--scenes', type=int, default=6)
+    parser.add_argument('--shape', type=int, default=64)
+    parser.add_argument('--morphologies', nargs='+',
+                        default=['sersic', 'free'])
+    parser.add_argument('--max-iter', type=int, default=200)
+    parser.add_argument('--big', type=int, default=256,
+                        help='side of the speed scene (0: skip)')
+    parser.add_argument('--tile', type=int, default=64)
+    parser.add_argument('--margin', type=int, default=16)
+    parser.add_argument('--out', help='write the results as JSON here')
+    args = parser.parse_args(argv)
+
+    results = {'accuracy': [], 'speed': []}
+    for preset in args.presets:
+        for morphology in args.morphologies:
+            row = _accuracy(preset, args.shape, range(args.scenes),
+                            morphology, args.max_iter)
+            results['accuracy'].append(row)
+            print(json.dumps(row), flush=True)
+    if args.big:
+        for morphology in args.morphologies:
+            row = _speed(args.presets[0], args.big, 100, morphology,
+                         args.max_iter, args.tile, args.margin)
+            results['speed'].append(row)
+            print(json.dumps(row), flush=True)
+    results['peak_rss_mib'] = resource.getrusage(
+        resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f'peak RSS {results["peak_rss_mib"]:.0f} MiB')
+    if args.out:
+        with open(args.out, 'w') as fh:
+            json.dump(results, fh, indent=1)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
