@@ -169,7 +169,8 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
     from astropais import __version__
     from astropais.datasets import (SOURCE_MASK_DILATION,
                                     SOURCE_MASK_THRESHOLD, DatasetWriter,
-                                    read_dataset, source_mask_definition)
+                                    read_dataset, source_mask_definition,
+                                    truth_source_mask)
 
     if isinstance(n_crops, bool) or not isinstance(
             n_crops, (int, np.integer)) or n_crops < 0:
@@ -180,9 +181,15 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
     if not (np.isscalar(label_min_snr) and label_min_snr >= 0):
         raise ValueError(f'label_min_snr must be a number >= 0, got '
                          f'{label_min_snr!r}')
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f'n must be a positive integer, got {n!r}')
+    if not (np.isscalar(sigma) and np.isfinite(sigma) and sigma > 0):
+        raise ValueError(f'sigma must be a positive number, got {sigma!r}')
     threshold = (SOURCE_MASK_THRESHOLD if mask_threshold is None
                  else mask_threshold)
     dilation = SOURCE_MASK_DILATION if mask_dilation is None else mask_dilation
+    truth_source_mask(np.zeros((1, 1)), 1.0, threshold=threshold,
+                      dilation=dilation)  # validates both
     params = get_preset(preset, **overrides)
     if isinstance(crop_size, bool) or not isinstance(
             crop_size, (int, np.integer)) or crop_size < 1:

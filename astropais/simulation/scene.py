@@ -72,7 +72,8 @@ class Scene:
         signal-to-noise of the source alone inside the image,
         ``sqrt(sum(S ** 2)) / noise_sigma``; inf without noise).
     psf : `~numpy.ndarray`
-        The pixelated PSF, unit sum, odd square, centred.
+        The pixelated PSF, unit sum: for an analytic PSF an odd square
+        centred on its central pixel, for an image PSF the given image.
     psf_fwhm_pixels : float
         The PSF FWHM in pixels.
     pixel_scale : float

@@ -115,6 +115,12 @@ def test_simulate_dataset_bad_input(tmp_path):
         simulate_dataset(tmp_path / 'x', 1, preset='sdss')
     with pytest.raises(ValueError, match='crop_size'):
         simulate_dataset(tmp_path / 'x', 1, crop_size=0)
+    with pytest.raises(ValueError, match='n must'):
+        simulate_dataset(tmp_path / 'x', 1, n=0)
+    with pytest.raises(ValueError, match='sigma'):
+        simulate_dataset(tmp_path / 'x', 1, sigma=0.0)
+    with pytest.raises(ValueError, match='dilation'):
+        simulate_dataset(tmp_path / 'x', 1, mask_dilation=-2)
     with pytest.raises(ValueError, match='label_min_snr'):
         simulate_dataset(tmp_path / 'x', 1, label_min_snr=-1)
     with pytest.raises(ValueError, match='n_processes'):
