@@ -8,9 +8,8 @@ from astropais.segmentation.tests.helpers import tiny_model_file
 @pytest.fixture(scope='session')
 def tiny_model_path():
     """
-    Path of a tiny (untrained) network saved with its checksum sidecar by
-    the model package's own builder and writer.  Its accuracy is
-    irrelevant: the tests check the API, tiling and bookkeeping.
+    Path of a tiny network trained for a few steps with astropais'
+    training API (see `tiny_model_file`).
     """
     return tiny_model_file()
 

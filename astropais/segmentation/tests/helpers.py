@@ -16,9 +16,12 @@ __all__ = ['gaussian_scene', 'truth_attribution', 'tiny_model_file']
 @functools.lru_cache(maxsize=None)
 def tiny_model_file():
     """
-    Build and save a tiny untrained PCR network once per process with the
-    model package's builder and writer; skip the calling test if the model
-    package is unavailable.
+    Train a tiny PCR network once per process: a few steps of
+    `astropais.training.train` on a handful of simulated 32x32 crops (or,
+    without the training package, an untrained network from the model
+    builder).  Its accuracy is irrelevant: the tests check the API, the
+    tiling and the bookkeeping with a real network.  Skips the calling
+    test if the model package is unavailable.
 
     Returns
     -------
@@ -28,16 +31,23 @@ def tiny_model_file():
     import pytest
 
     model = pytest.importorskip('astropais.model')
-    try:
-        build_network, save_model = model.build_network, model.save_model
-    except (AttributeError, ImportError) as exc:  # pragma: no cover
-        pytest.skip(f'the model builder is not available: {exc}')
     directory = Path(tempfile.mkdtemp(prefix='astropais-tiny-'))
     atexit.register(shutil.rmtree, directory, ignore_errors=True)
-    path = directory / 'tiny.keras'
-    save_model(build_network(n_bands=1, n=3, depth=2, base_filters=4), path,
-               n=3, sigma=2.0, vector_scale=16.0, tile_size=32)
-    return path
+    try:
+        from astropais.simulation import simulate_dataset
+        from astropais.training import train
+    except ImportError:  # pragma: no cover
+        path = directory / 'tiny.keras'
+        model.save_model(model.build_network(n_bands=1, n=3, depth=2,
+                                             base_filters=4),
+                         path, n=3, sigma=2.0, vector_scale=16.0,
+                         tile_size=32)
+        return path
+    simulate_dataset(directory / 'data', 8, crop_size=32, seed=0)
+    result = train(directory / 'data', directory / 'train', epochs=1,
+                   batch_size=4, depth=2, base_filters=4, steps_per_epoch=2,
+                   val_fraction=0.25, progress_bar=False)
+    return Path(result.model_path)
 
 
 def gaussian_scene(shape, sources, noise=0.0, seed=0):
