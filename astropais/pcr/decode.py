@@ -180,6 +180,14 @@ def _assign_votes(targets, points, tolerance, max_per_cell=16,
     lo = np.floor(points.min(axis=0) - reach).astype(np.int64)
     hi = np.ceil(points.max(axis=0) + reach).astype(np.int64)
     grid = hi - lo + 1
+    if (n_points * (2 * span + 1) ** 2 > 2 ** 24
+            or float(grid[0]) * float(grid[1]) > 2 ** 26):
+        # A huge tolerance or centres spread far apart: the table would be
+        # too large, query the KD-tree directly.
+        _, idx = cKDTree(points).query(targets, k=1,
+                                       distance_upper_bound=tolerance,
+                                       workers=-1)
+        return idx
     offsets = np.indices((2 * span + 1,) * 2).reshape(2, -1).T - span
     cells = np.floor(points + 0.5).astype(np.int64)[:, None] + offsets
     near = ((cells - points[:, None]) ** 2).sum(axis=-1) <= reach ** 2 + 1e-9

@@ -234,3 +234,22 @@ def test_pcr_decode_method_and_label_map(good):
     frac = att.to_source_images()
     np.testing.assert_array_equal(frac.cutouts[0], np.ones((3, 3)))
     np.testing.assert_array_equal(frac.origins, [[1, 1]])
+
+
+@pytest.mark.parametrize('tolerance', [0.3, 3.0, 5000.0])
+def test_vote_lookup_matches_kdtree(tolerance):
+    """The cell table (and its KD-tree fallbacks) give the nearest centre
+    within the tolerance, exactly as a KD-tree query does."""
+    from scipy.spatial import cKDTree
+    from astropais.pcr.decode import _assign_votes
+    rng = np.random.default_rng(3)
+    points = np.vstack([rng.uniform(0, 60, (40, 2)),
+                        30 + rng.uniform(0, 0.5, (20, 2))])  # a crowded cell
+    targets = np.vstack([points + rng.normal(0, 1.0, points.shape),
+                         rng.uniform(-10, 70, (2000, 2))])
+    got = _assign_votes(targets, points, tolerance, max_per_cell=4)
+    dist, want = cKDTree(points).query(targets,
+                                       distance_upper_bound=tolerance)
+    np.testing.assert_array_equal(got, want)
+    assert np.any(got < len(points)) and (tolerance > 100
+                                           or np.any(got == len(points)))
