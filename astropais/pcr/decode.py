@@ -127,6 +127,14 @@ def find_centres(heatmap, *, threshold=0.5, min_distance=1, vectors=None,
     centre exactly between two pixels) gives a single peak: the plateau
     pixel nearest to the plateau's centroid.
 
+    On an encoded (truth) heatmap every centre gives exactly one peak, at
+    its nearest pixel, as long as the nearest pixels of any two centres
+    are at least 3 pixels apart (Chebyshev; 2 suffice unless a centre lies
+    exactly half-way between pixels).  Closer centres merge into one peak,
+    and a centre whose nearest pixel is nearer to another centre is
+    refined onto that centre: such pairs are below the resolution of the
+    representation.
+
     Examples
     --------
     >>> import numpy as np

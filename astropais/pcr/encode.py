@@ -226,15 +226,14 @@ def _grid_nearest(shape, centres, n, block=16, chunk=2 ** 18):
     lower index wins ties, as candidates are sorted by index).
 
     Returns ``index`` (H*W, min(n, N)), ``dist2`` and ``next_dist2`` as
-    `nearest_centres` does, plus ``delta`` (H*W, min(n, N), 2): centre
-    minus pixel.
+    `nearest_centres` does.
     """
     ny, nx = shape
     n_centres = len(centres)
     n_keep = min(n, n_centres)
     m = min(n + 1, n_centres)
     ty, tx = -(-ny // block), -(-nx // block)
-    local = np.indices((block, block)).reshape(2, -1).T.astype(np.float64)
+    offsets = np.arange(block, dtype=np.float64)
     corner = np.indices((ty, tx)).reshape(2, -1).T.astype(np.float64) * block
     middle = corner + (block - 1) / 2.0
     tree = cKDTree(centres)
@@ -252,9 +251,10 @@ def _grid_nearest(shape, centres, n, block=16, chunk=2 ** 18):
 
     n_pix = block * block
     tiles = np.argsort(counts, kind='stable')
-    # Results in the order of ``tiles`` (contiguous writes), put back in
-    # raster order at the end.
-    out_index = np.empty((tiles.size, n_pix, n_keep), dtype=np.int64)
+    # Results per tile, in raster order of tiles (each tile's block is
+    # contiguous), turned into an image by one transpose at the end.
+    index_type = np.int32 if n_centres < 2 ** 31 - 1 else np.int64
+    out_index = np.empty((tiles.size, n_pix, n_keep), dtype=index_type)
     out_d2 = np.empty((tiles.size, n_pix, n_keep))
     out_next = np.full((tiles.size, n_pix), np.inf)
     pos = 0
@@ -264,44 +264,44 @@ def _grid_nearest(shape, centres, n, block=16, chunk=2 ** 18):
         width = int(counts[tiles[pos]])
         size = max(1, chunk // (n_pix * max(width, 1)))
         group = tiles[pos:pos + size]
-        done = slice(pos, pos + group.size)
         width = int(counts[group].max())
-        cand = np.full((group.size, width), n_centres, dtype=np.int64)
+        cand = np.full((group.size, width), n_centres, dtype=index_type)
         col = np.arange(width)
         fill = col[None, :] < counts[group][:, None]
         cand[fill] = flat_members[(starts[group][:, None] + col)[fill]]
-        py = corner[group, 0][:, None] + local[None, :, 0]  # (g, P)
-        px = corner[group, 1][:, None] + local[None, :, 1]
-        d2 = cy[cand][:, None, :] - py[:, :, None]          # (g, P, K)
-        d2 *= d2
-        dx = cx[cand][:, None, :] - px[:, :, None]
-        dx *= dx
-        d2 += dx
-        d2 = d2.reshape(-1, width)
+        # Squared distances are separable: (g, B, 1, K) + (g, 1, B, K).
+        rows = corner[group, 0][:, None] + offsets[None, :]   # (g, B)
+        cols = corner[group, 1][:, None] + offsets[None, :]
+        dy2 = cy[cand][:, None, :] - rows[:, :, None]         # (g, B, K)
+        dy2 *= dy2
+        dx2 = cx[cand][:, None, :] - cols[:, :, None]
+        dx2 *= dx2
+        d2 = (dy2[:, :, None, :] + dx2[:, None, :, :]).reshape(-1, width)
         base = np.arange(d2.shape[0]) * width
         tile_of = np.repeat(np.arange(group.size) * width, n_pix)
         flat_d2 = d2.ravel()
         flat_cand = cand.ravel()
-        for k in range(m):          # m = n + 1 passes
+        index = np.empty((d2.shape[0], n_keep), dtype=index_type)
+        dist2 = np.empty((d2.shape[0], n_keep))
+        for k in range(n_keep):
             j = np.argmin(d2, axis=-1)
-            best = flat_d2[base + j].reshape(group.size, n_pix)
-            if k < n_keep:
-                out_index[done, :, k] = flat_cand[tile_of + j].reshape(
-                    group.size, n_pix)
-                out_d2[done, :, k] = best
-            else:
-                out_next[done] = best
-            flat_d2[base + j] = np.inf
+            take = base + j
+            index[:, k] = flat_cand[tile_of + j]
+            dist2[:, k] = flat_d2[take]
+            flat_d2[take] = np.inf
+        out_index[group] = index.reshape(group.size, n_pix, n_keep)
+        out_d2[group] = dist2.reshape(group.size, n_pix, n_keep)
+        if m > n_keep:
+            out_next[group] = d2.min(axis=-1).reshape(group.size, n_pix)
         pos += group.size
-    # Back to raster order of pixels: one gather per array.
-    rank = np.empty_like(tiles)
-    rank[tiles] = np.arange(tiles.size)
-    yy, xx = np.divmod(np.arange(ny * nx), nx)
-    where = (rank[(yy // block) * tx + xx // block] * n_pix
-             + (yy % block) * block + xx % block)
-    return (out_index.reshape(-1, n_keep)[where],
-            out_d2.reshape(-1, n_keep)[where],
-            out_next.ravel()[where])
+
+    def to_image(a):
+        a = a.reshape(ty, tx, block, block, -1).transpose(0, 2, 1, 3, 4)
+        a = a.reshape(ty * block, tx * block, -1)[:ny, :nx]
+        return a.reshape(ny * nx, -1)
+
+    return (to_image(out_index), to_image(out_d2),
+            to_image(out_next).ravel())
 
 
 def _heatmap(centres, index, dist2, next_dist2, sigma, shape):
