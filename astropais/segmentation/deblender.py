@@ -16,13 +16,17 @@ from astropy.utils.exceptions import AstropyUserWarning, AstropyWarning
 from photutils.segmentation import detect_sources
 
 from .inputs import estimate_noise, prepare_image, threshold_value
-from .tiling import predict_tiled
+from .tiling import predict_tiled, receptive_radius
 from .weighted import WeightedSegmentationImage
 
 __all__ = ['PAISDeblender']
 
-# Tile size used when the model does not record its training crop size.
-_DEFAULT_TILE_SIZE = 128
+# Smallest default tile: larger tiles waste less work on overlaps (the
+# network is fully convolutional, so any multiple of its pooling factor
+# works).
+_MIN_DEFAULT_TILE = 256
+# Largest probe used to measure the network's field of view.
+_MAX_PROBE = 1024
 
 
 def _load(model):
@@ -61,11 +65,14 @@ class PAISDeblender:
     connectivity : {8, 4}, optional
         Pixel connectivity of the detection footprint.
     tile_size : int, optional
-        Tile size for the network; default: the model's training crop
-        size.  Must be a multiple of the model's ``size_multiple``.
+        Tile size for the network; a multiple of the model's
+        ``size_multiple``.  Default: at least 256, the model's training
+        crop size and four times ``overlap``.
     overlap : int, optional
-        Pixels of context kept on each side of a tile's kept part
-        (default: a quarter of the tile).
+        Pixels of context kept on each side of a tile's kept part.
+        Default: the network's measured field-of-view radius (rounded up
+        to the pooling factor), so that the stitched prediction equals a
+        single-pass prediction of the whole image.
     batch_size : int, optional
         Tiles per network call.
     peak_threshold : float, optional
@@ -120,16 +127,59 @@ class PAISDeblender:
             raise ValueError(f'PAISDeblender handles single-band images; the '
                              f'model has {self.model.n_bands} bands')
         multiple = self.model.size_multiple
-        tile_size = tile_size or self.model.tile_size or _DEFAULT_TILE_SIZE
-        if int(tile_size) != tile_size or tile_size % multiple:
+        if tile_size is not None and (int(tile_size) != tile_size
+                                      or tile_size % multiple):
             raise ValueError(f'tile_size must be an integer multiple of '
                              f'{multiple} for this model, got {tile_size!r}')
+        if overlap is None:
+            overlap = -(-self.field_of_view_radius() // multiple) * multiple
+            if tile_size is not None and 2 * overlap >= tile_size:
+                warnings.warn(f'tile_size {tile_size} is smaller than the '
+                              f'network field of view (radius {overlap}); '
+                              'tiles overlap by a quarter tile and seams may '
+                              'differ slightly from a single pass',
+                              AstropyUserWarning)
+                overlap = tile_size // 4 // multiple * multiple
+        if tile_size is None:
+            tile_size = max(_MIN_DEFAULT_TILE, self.model.tile_size or 0,
+                            4 * overlap)
+            tile_size = -(-tile_size // multiple) * multiple
         self.tile_size = int(tile_size)
-        overlap = self.tile_size // 4 if overlap is None else overlap
         if int(overlap) != overlap or not 0 <= 2 * overlap < self.tile_size:
             raise ValueError(f'overlap must be an integer with 0 <= 2 overlap'
                              f' < tile_size, got {overlap!r}')
         self.overlap = int(overlap)
+
+    def field_of_view_radius(self):
+        """
+        The network's field-of-view radius in pixels, measured once.
+
+        Returns
+        -------
+        radius : int
+            The largest distance at which one input pixel changes an
+            output (see `~astropais.segmentation.tiling.receptive_radius`).
+        """
+        cached = getattr(self, '_fov_radius', None)
+        if cached is not None:
+            return cached
+        multiple = self.model.size_multiple
+        size = max(64, 2 * multiple)
+        while True:
+            size = -(-size // multiple) * multiple
+            radius = receptive_radius(self.model.predict, size,
+                                      n_bands=self.model.n_bands)
+            if radius is not None:
+                break
+            if size >= _MAX_PROBE:
+                radius = size // 2
+                warnings.warn(f'the network field of view exceeds '
+                              f'{size} pixels; using overlap {radius}',
+                              AstropyUserWarning)
+                break
+            size *= 2
+        self._fov_radius = int(radius)
+        return self._fov_radius
 
     def __repr__(self):
         return (f'{type(self).__name__}(n_pixels={self.n_pixels}, '

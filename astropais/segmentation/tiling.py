@@ -11,7 +11,7 @@ stitched maps are continuous across it.
 
 import numpy as np
 
-__all__ = ['tile_starts', 'tile_layout', 'predict_tiled']
+__all__ = ['tile_starts', 'tile_layout', 'predict_tiled', 'receptive_radius']
 
 
 def tile_starts(length, tile_size, margin, multiple=1):
@@ -143,3 +143,46 @@ def predict_tiled(predict, image, tile_size, margin, *, multiple=1,
             for k, (_, keep_img, keep_tile) in enumerate(chunk):
                 outputs[key][keep_img] = value[k][keep_tile]
     return {key: value[:height, :width] for key, value in outputs.items()}
+
+
+def receptive_radius(predict, size, *, n_bands=1, seed=0):
+    """
+    Measure how far a per-pixel predictor looks: the radius of the region
+    whose outputs change when one input pixel changes.
+
+    Parameters
+    ----------
+    predict : callable
+        As for `predict_tiled`.
+    size : int
+        Side of the square probe image (the impulse is at its centre).
+    n_bands : int, optional
+        Number of input bands.
+    seed : int, optional
+        Seed of the random probe background (a generic input, so that no
+        activation is switched off everywhere).
+
+    Returns
+    -------
+    radius : int or `None`
+        The largest Chebyshev distance from the impulse of a changed
+        output pixel; `None` if the change reaches the probe's edge
+        (the predictor looks further than ``size // 2``).
+    """
+    rng = np.random.default_rng(seed)
+    base = rng.normal(0.0, 1.0, (1, size, size, n_bands)).astype(np.float32)
+    probe = base.copy()
+    centre = size // 2
+    probe[0, centre, centre, :] += 10.0
+    before, after = predict(base), predict(probe)
+    changed = np.zeros((size, size), dtype=bool)
+    for key in before:
+        diff = np.abs(np.asarray(after[key][0]) - np.asarray(before[key][0]))
+        changed |= diff.reshape(size, size, -1).max(axis=-1) > 0
+    if not changed.any():
+        return 0
+    yy, xx = np.nonzero(changed)
+    if yy.min() == 0 or xx.min() == 0 or yy.max() == size - 1 \
+            or xx.max() == size - 1:
+        return None
+    return int(max(np.abs(yy - centre).max(), np.abs(xx - centre).max()))

@@ -131,6 +131,15 @@ def test_tiles_reproduce_the_whole_image_prediction(tiny_model, scene):
     np.testing.assert_array_equal(seg_small.data[blend], seg_whole.data[blend])
 
 
+def test_default_tiles_cover_the_field_of_view(tiny_model):
+    deblender = PAISDeblender(n_pixels=5, model=tiny_model)
+    radius = deblender.field_of_view_radius()
+    assert 0 < radius <= deblender.overlap
+    assert deblender.overlap % tiny_model.size_multiple == 0
+    assert deblender.tile_size >= max(4 * deblender.overlap, 256)
+    assert deblender.tile_size % tiny_model.size_multiple == 0
+
+
 def test_model_errors(tiny_model_path, tmp_path):
     with pytest.raises(FileNotFoundError):
         PAISDeblender(n_pixels=5, model=tmp_path / 'missing.keras')
@@ -155,7 +164,10 @@ def test_option_errors(tiny_model):
     with pytest.raises(ValueError, match='tile_size'):
         PAISDeblender(n_pixels=5, model=tiny_model, tile_size=33)
     with pytest.raises(ValueError, match='overlap'):
-        PAISDeblender(n_pixels=5, model=tiny_model, overlap=16)
+        PAISDeblender(n_pixels=5, model=tiny_model, tile_size=256,
+                      overlap=200)
+    with pytest.warns(AstropyUserWarning, match='field of view'):
+        PAISDeblender(n_pixels=5, model=tiny_model, tile_size=16)
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         text = repr(PAISDeblender(n_pixels=5, model=tiny_model))

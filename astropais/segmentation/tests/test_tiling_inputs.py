@@ -12,8 +12,8 @@ from scipy import ndimage
 
 from astropais.segmentation.inputs import (estimate_noise, prepare_image,
                                            threshold_value)
-from astropais.segmentation.tiling import (predict_tiled, tile_layout,
-                                           tile_starts)
+from astropais.segmentation.tiling import (predict_tiled, receptive_radius,
+                                           tile_layout, tile_starts)
 
 
 @settings(max_examples=60, deadline=None)
@@ -69,6 +69,11 @@ def test_stitched_output_equals_whole_image_output(ny, nx, seed, batch_size):
     for key in whole:
         assert tiled[key].shape == whole[key][0].shape
         np.testing.assert_allclose(tiled[key], whole[key][0], atol=1e-12)
+
+
+def test_receptive_radius_of_a_local_operator():
+    assert receptive_radius(local_filter, 32) == 3
+    assert receptive_radius(local_filter, 6) is None      # reaches the edge
 
 
 def test_source_on_a_seam_is_stitched_whole():
