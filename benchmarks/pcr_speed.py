@@ -12,8 +12,9 @@ the same run, interleaved ``--repeat`` times:
   image convolved with a Gaussian of the PSF FWHM, threshold
   1.5 x noise sigma (the convolution is timed separately).
 
-Times are wall-clock (``time.perf_counter``), median and minimum over the
-repeats; ratios are medians.  Peak memory of each step is measured in a
+Times are wall-clock (``time.perf_counter``, median and minimum over the
+repeats) and process CPU time (``time.process_time``, median; on a shared
+machine it is steadier than wall time); ratios are of medians.  Peak memory of each step is measured in a
 separate pass with `tracemalloc` (numpy buffers are traced; scipy's
 KD-tree internals are not), and the process's maximum resident set size
 is reported at the end.
@@ -32,7 +33,7 @@ import tracemalloc
 import numpy as np
 
 
-def make_field(size, n_sources, seed):
+def make_field(size, n_sources, seed, **overrides):
     """A simulated field with exactly ``n_sources`` sources."""
     from astropais.pcr import SourceImages
     from astropais.simulation import get_preset, make_scene
@@ -41,7 +42,7 @@ def make_field(size, n_sources, seed):
     area = (size * params.pixel_scale / 60.0) ** 2
     # Poisson count: ask for 8 % more and keep the first n_sources.
     scene = make_scene('hst', shape=(size, size), seed=seed,
-                       density=1.08 * n_sources / area)
+                       density=1.08 * n_sources / area, **overrides)
     if len(scene.sources) < n_sources:
         raise RuntimeError(f'only {len(scene.sources)} sources simulated')
     keep = slice(0, n_sources)
@@ -82,35 +83,49 @@ def main(argv=None):
     parser.add_argument('--n-sources', type=int, default=2000)
     parser.add_argument('--repeat', type=int, default=3)
     parser.add_argument('--seed', type=int, default=1)
+    parser.add_argument('--mag-range', type=float, nargs=2, default=None,
+                        help='override the preset magnitude range, e.g. '
+                             '19 25 for a field photutils mostly detects')
     args = parser.parse_args(argv)
+    overrides = {}
+    if args.mag_range:
+        overrides['mag_range'] = tuple(args.mag_range)
 
     from astropais.pcr import decode, encode
 
     t0 = time.perf_counter()
     image, sources, centres, scene = make_field(args.size, args.n_sources,
-                                                args.seed)
+                                                args.seed, **overrides)
     print(f'simulated {args.size}x{args.size}, {len(sources)} sources in '
           f'{time.perf_counter() - t0:.1f} s')
 
     times = {k: [] for k in ('encode', 'decode_footprint', 'decode_mask',
                              'convolve', 'photutils')}
-    for _ in range(args.repeat):
-        t = time.perf_counter()
-        pcr = encode(sources, centres, n=3, sigma=2.0)
-        times['encode'].append(time.perf_counter() - t)
+    cpu = {k: [] for k in times}
 
+    def timed(key, func, *args_, **kwargs):
+        wall, proc = time.perf_counter(), time.process_time()
+        out = func(*args_, **kwargs)
+        times[key].append(time.perf_counter() - wall)
+        cpu[key].append(time.process_time() - proc)
+        return out
+
+    for _ in range(args.repeat):
+        pcr = timed('encode', encode, sources, centres, n=3, sigma=2.0)
+        wall, proc = time.perf_counter(), time.process_time()
         segm, t_conv, t_find = run_photutils(image, scene)
+        proc = time.process_time() - proc
         times['convolve'].append(t_conv)
         times['photutils'].append(t_find)
+        # CPU time of the convolution is not separated; attribute it in
+        # proportion to wall time.
+        cpu['convolve'].append(proc * t_conv / (t_conv + t_find))
+        cpu['photutils'].append(proc * t_find / (t_conv + t_find))
         footprint = segm.data > 0
-
-        t = time.perf_counter()
-        att_fp = decode(pcr.heatmap, pcr.vectors, pcr.fractions, footprint)
-        times['decode_footprint'].append(time.perf_counter() - t)
-        t = time.perf_counter()
-        att = decode(pcr.heatmap, pcr.vectors, pcr.fractions,
-                     pcr.source_mask)
-        times['decode_mask'].append(time.perf_counter() - t)
+        att_fp = timed('decode_footprint', decode, pcr.heatmap, pcr.vectors,
+                       pcr.fractions, footprint)
+        att = timed('decode_mask', decode, pcr.heatmap, pcr.vectors,
+                    pcr.fractions, pcr.source_mask)
 
     memory = {
         'encode': peak_memory(encode, sources, centres, n=3, sigma=2.0),
@@ -122,23 +137,26 @@ def main(argv=None):
     }
 
     ref = np.median(times['photutils'])
+    ref_cpu = np.median(cpu['photutils'])
     print(f'\nfootprint pixels: photutils segmentation '
           f'{np.count_nonzero(footprint)}, truth source mask '
           f'{np.count_nonzero(pcr.source_mask)} of {args.size ** 2}')
     print(f'photutils sources: {segm.n_labels}; decoded centres: '
           f'{att.n_sources} (mask), {att_fp.n_sources} (footprint); true '
           f'{len(sources)}')
-    print(f'\n{"step":<22}{"median s":>10}{"min s":>10}'
-          f'{"/ photutils":>13}{"peak MiB":>10}')
+    print(f'\n{"step":<24}{"wall med":>9}{"wall min":>9}{"/ phot":>8}'
+          f'{"cpu med":>9}{"/ phot":>8}{"peak MiB":>10}')
     for key, label in [('encode', 'encode'),
                        ('decode_footprint', 'decode (det. footprint)'),
                        ('decode_mask', 'decode (truth mask)'),
                        ('convolve', 'photutils convolve'),
                        ('photutils', 'photutils SourceFinder')]:
         med, low = np.median(times[key]), np.min(times[key])
+        cmed = np.median(cpu[key])
         mem = memory.get(key)
         mem = f'{mem:10.0f}' if mem is not None else f'{"":>10}'
-        print(f'{label:<22}{med:10.2f}{low:10.2f}{med / ref:13.2f}{mem}')
+        print(f'{label:<24}{med:9.2f}{low:9.2f}{med / ref:8.2f}'
+              f'{cmed:9.2f}{cmed / ref_cpu:8.2f}{mem}')
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f'\nprocess max RSS: {maxrss:.0f} MiB; repeats: {args.repeat}')
 

@@ -214,7 +214,7 @@ def nearest_centres(points, centres, n):
     return index, dist2, next_dist2
 
 
-def _grid_nearest(shape, centres, n, block=16, chunk=2 ** 18):
+def _grid_nearest(shape, centres, n, e2, block=16, chunk=2 ** 18):
     """
     `nearest_centres` for every pixel of a grid, by blocks.
 
@@ -225,8 +225,11 @@ def _grid_nearest(shape, centres, n, block=16, chunk=2 ** 18):
     then picked from it by repeated ``argmin`` (first occurrence: the
     lower index wins ties, as candidates are sorted by index).
 
-    Returns ``index`` (H*W, min(n, N)), ``dist2`` and ``next_dist2`` as
-    `nearest_centres` does.
+    Returns ``index`` (H*W, min(n, N)) as `nearest_centres` does, and for
+    the heatmap the "power distance" ``min_k(d_k^2 - e2[index_k])`` over
+    the kept centres (H*W,) and a flag (H*W,) for pixels where a centre
+    beyond the kept ones could have a smaller power distance (its squared
+    distance is within ``max(e2) <= 0.5`` of the nearest one).
     """
     ny, nx = shape
     n_centres = len(centres)
@@ -248,6 +251,7 @@ def _grid_nearest(shape, centres, n, block=16, chunk=2 ** 18):
     # Sentinel centre N at infinity pads the candidate lists.
     cy = np.append(centres[:, 0], np.inf)
     cx = np.append(centres[:, 1], np.inf)
+    max_e2 = float(np.max(e2))
 
     n_pix = block * block
     tiles = np.argsort(counts, kind='stable')
@@ -255,8 +259,8 @@ def _grid_nearest(shape, centres, n, block=16, chunk=2 ** 18):
     # contiguous), turned into an image by one transpose at the end.
     index_type = np.int32 if n_centres < 2 ** 31 - 1 else np.int64
     out_index = np.empty((tiles.size, n_pix, n_keep), dtype=index_type)
-    out_d2 = np.empty((tiles.size, n_pix, n_keep))
-    out_next = np.full((tiles.size, n_pix), np.inf)
+    out_power = np.empty((tiles.size, n_pix))
+    out_unsure = np.zeros((tiles.size, n_pix), dtype=bool)
     pos = 0
     # A loop over small chunks of tiles of similar candidate counts
     # (bounded, cache-sized memory); everything inside is vectorised.
@@ -282,17 +286,21 @@ def _grid_nearest(shape, centres, n, block=16, chunk=2 ** 18):
         flat_d2 = d2.ravel()
         flat_cand = cand.ravel()
         index = np.empty((d2.shape[0], n_keep), dtype=index_type)
-        dist2 = np.empty((d2.shape[0], n_keep))
+        power = np.full(d2.shape[0], np.inf)
         for k in range(n_keep):
             j = np.argmin(d2, axis=-1)
             take = base + j
             index[:, k] = flat_cand[tile_of + j]
-            dist2[:, k] = flat_d2[take]
+            dist2 = flat_d2[take]
+            if k == 0:
+                nearest = dist2
+            np.minimum(power, dist2 - e2[index[:, k]], out=power)
             flat_d2[take] = np.inf
         out_index[group] = index.reshape(group.size, n_pix, n_keep)
-        out_d2[group] = dist2.reshape(group.size, n_pix, n_keep)
+        out_power[group] = power.reshape(group.size, n_pix)
         if m > n_keep:
-            out_next[group] = d2.min(axis=-1).reshape(group.size, n_pix)
+            out_unsure[group] = (d2.min(axis=-1) < nearest + max_e2).reshape(
+                group.size, n_pix)
         pos += group.size
 
     def to_image(a):
@@ -300,22 +308,27 @@ def _grid_nearest(shape, centres, n, block=16, chunk=2 ** 18):
         a = a.reshape(ty * block, tx * block, -1)[:ny, :nx]
         return a.reshape(ny * nx, -1)
 
-    return (to_image(out_index), to_image(out_d2),
-            to_image(out_next).ravel())
+    return (to_image(out_index), to_image(out_power).ravel(),
+            to_image(out_unsure).ravel())
 
 
-def _heatmap(centres, index, dist2, next_dist2, sigma, shape):
-    """Max-combined Gaussians, 1 at the pixel nearest to each centre."""
+def _peak_offsets(centres):
+    """Squared distance from each centre to its nearest pixel (<= 0.5)."""
+    offset = np.floor(centres + 0.5) - centres
+    return offset[:, 0] ** 2 + offset[:, 1] ** 2
+
+
+def _heatmap(centres, power, unsure, sigma, shape):
+    """Max-combined Gaussians, 1 at the pixel nearest to each centre.
+
+    ``log h_i(p) = -(|p - c_i|^2 - e_i^2) / (2 sigma^2)``: the maximum over
+    sources is set by the minimum "power distance" ``d^2 - e^2``, known
+    from the kept neighbours except at ``unsure`` pixels, which are solved
+    exactly by lifting centres to 3-D, ``(y, x, sqrt(0.5 - e^2))``.
+    """
     peak = np.floor(centres + 0.5)
-    offset = peak - centres
-    e2 = offset[:, 0] ** 2 + offset[:, 1] ** 2
-    # log h_i(p) = -(|p - c_i|^2 - e_i^2) / (2 sigma^2): the maximum over
-    # sources is the minimum "power distance" d^2 - e^2.
-    power = np.min(dist2 - e2[index], axis=1)
-    # A source outside the queried neighbours can only win where its
-    # distance is within e^2 <= 0.5 of the nearest one: solve those pixels
-    # exactly by lifting centres to 3-D, (y, x, sqrt(0.5 - e^2)).
-    unsure = np.flatnonzero(next_dist2 < dist2[:, 0] + _MAX_PEAK_OFFSET2)
+    e2 = _peak_offsets(centres)
+    unsure = np.flatnonzero(unsure)
     if unsure.size:
         lifted = np.column_stack([centres,
                                   np.sqrt(np.maximum(_MAX_PEAK_OFFSET2 - e2,
@@ -437,7 +450,8 @@ def encode(sources, centres, *, n=3, sigma=2.0, source_mask=None):
     shape = sources.shape
     n_bands = sources.n_bands
     total = sources.total().reshape(-1, *shape)
-    if source_mask is None:
+    given_mask = source_mask is not None
+    if not given_mask:
         source_mask = total.sum(axis=0) > 0
     else:
         source_mask = np.asarray(source_mask)
@@ -455,12 +469,11 @@ def encode(sources, centres, *, n=3, sigma=2.0, source_mask=None):
         return PCR(heatmap, vectors, slot_mask, fractions, source_mask, n,
                    sigma)
 
-    index, dist2, next_dist2 = _grid_nearest(shape, centres, n)
+    index, power, unsure = _grid_nearest(shape, centres, n,
+                                         _peak_offsets(centres))
     n_real = index.shape[1]
-
-    heatmap[...] = _heatmap(centres, index, dist2, next_dist2, sigma,
-                            shape)
-    del dist2, next_dist2
+    heatmap[...] = _heatmap(centres, power, unsure, sigma, shape)
+    del power, unsure
 
     yy, xx = np.divmod(np.arange(shape[0] * shape[1]), shape[1])
     flat_vectors = vectors.reshape(-1, n, 2)
@@ -474,12 +487,15 @@ def encode(sources, centres, *, n=3, sigma=2.0, source_mask=None):
     flux = _gather_fractions(sources, index, shape, n_real)
     del index
     norm = flux.sum(axis=-1, keepdims=True)
-    np.divide(flux, norm, out=flux, where=norm > 0)
+    no_flux = norm[..., 0] <= 0
+    norm[no_flux] = 1.0
+    flux /= norm
     fractions[..., :n_real] = flux
-    del flux
+    del flux, norm
     # Source pixels whose kept sources carry no flux (in a band): all of
     # it to the nearest source.
-    empty = (norm[..., 0] <= 0) & source_mask[:, :, None]
-    fractions[..., 0][empty] = 1.0
-    fractions[~source_mask] = 0.0
+    fractions[..., 0][no_flux & source_mask[:, :, None]] = 1.0
+    if given_mask:
+        # (With the default mask there is no flux outside it.)
+        fractions[~source_mask] = 0.0
     return PCR(heatmap, vectors, slot_mask, fractions, source_mask, n, sigma)
