@@ -98,7 +98,8 @@ def dense_attribution(att):
 
 
 @st.composite
-def scenes(draw, max_size=14, max_sources=6, n_bands=1, min_separation=None):
+def scenes(draw, max_size=14, max_sources=6, n_bands=1, min_separation=None,
+           coincident=False):
     """
     Random small scenes: (SourceImages, centres).
 
@@ -107,7 +108,8 @@ def scenes(draw, max_size=14, max_sources=6, n_bands=1, min_separation=None):
     possible).  With ``min_separation`` the nearest pixels of any two
     centres are at least that far apart (Chebyshev).  Cut-outs hold small
     non-negative integers (many zeros, many equal values) and may extend
-    past the image edges.
+    past the image edges.  With ``coincident`` one more source is added
+    at the exact centre of an existing one.
     """
     ny = draw(st.integers(3, max_size))
     nx = draw(st.integers(3, max_size))
@@ -131,5 +133,10 @@ def scenes(draw, max_size=14, max_sources=6, n_bands=1, min_separation=None):
         cutouts.append(cut)
         origins.append((int(round(cy)) - h // 2 + draw(st.integers(-1, 1)),
                         int(round(cx)) - w // 2 + draw(st.integers(-1, 1))))
+    if coincident and centres:
+        twin = draw(st.integers(0, len(centres) - 1))
+        centres.append(centres[twin])
+        cutouts.append(draw(st.sampled_from([1.0, 2.5])) * cutouts[twin])
+        origins.append(origins[twin])
     centres = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
     return SourceImages((ny, nx), cutouts, origins), centres
