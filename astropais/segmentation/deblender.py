@@ -98,7 +98,9 @@ class PAISDeblender:
     Every detection segment gets at least one source: a segment in which
     the network finds no centre becomes one source centred on its
     flux-weighted centroid.  Centres outside the footprint are dropped.
-    Labels follow the raster order of the centres.
+    A source's fractions stay inside its own detection segment (as in
+    photutils, separate detections never share flux).  Labels follow the
+    raster order of the centres.
     """
 
     def __init__(self, n_pixels, *, model=None, connectivity=8,
@@ -291,7 +293,7 @@ class PAISDeblender:
             centres = np.asarray(centres, dtype=float)
             if centres.ndim != 2 or centres.shape[1] != 2:
                 raise ValueError('centres must have shape (N, 2)')
-        centres = self._complete(centres, detection, image.data)
+        centres, segment_ids = self._complete(centres, detection, image.data)
         if len(centres) == 0:
             warnings.warn('No sources were found.', AstropyUserWarning)
             return None
@@ -300,6 +302,8 @@ class PAISDeblender:
                              np.clip(pcr['fractions'], 0, None), footprint,
                              centres=centres[order],
                              vote_tolerance=self.vote_tolerance)
+        attribution = self._confine(attribution, detection.data,
+                                    segment_ids[order])
         segm = WeightedSegmentationImage(attribution)
         if segm.n_labels == 0:
             warnings.warn('No sources were found.', AstropyUserWarning)
@@ -317,21 +321,28 @@ class PAISDeblender:
         return centres[footprint[iy, ix]]
 
     @staticmethod
-    def _complete(centres, detection, data):
+    def _segment_of(centres, segment_map):
+        """The detection segment under each centre (0 outside)."""
+        iy = np.clip(np.rint(centres[:, 0]).astype(int), 0,
+                     segment_map.shape[0] - 1)
+        ix = np.clip(np.rint(centres[:, 1]).astype(int), 0,
+                     segment_map.shape[1] - 1)
+        return segment_map[iy, ix]
+
+    @classmethod
+    def _complete(cls, centres, detection, data):
         """
         Add a centre (flux-weighted centroid) for every detection segment
         in which the network found none.
+
+        Returns the centres and the detection segment each belongs to (0
+        for a given centre outside the footprint).
         """
         centres = np.asarray(centres, dtype=float).reshape(-1, 2)
-        labels = detection.labels
-        iy = np.clip(np.rint(centres[:, 0]).astype(int), 0,
-                     data.shape[0] - 1)
-        ix = np.clip(np.rint(centres[:, 1]).astype(int), 0,
-                     data.shape[1] - 1)
-        covered = np.unique(detection.data[iy, ix])
-        empty = np.setdiff1d(labels, covered)
+        segment_ids = cls._segment_of(centres, detection.data)
+        empty = np.setdiff1d(detection.labels, segment_ids)
         if empty.size == 0:
-            return centres
+            return centres, segment_ids
         from scipy import ndimage
         weights = np.clip(data, 0, None) * (detection.data > 0)
         extra = np.asarray(ndimage.center_of_mass(weights, detection.data,
@@ -341,4 +352,53 @@ class PAISDeblender:
         if np.any(bad):
             extra[bad] = np.asarray(ndimage.center_of_mass(
                 detection.data > 0, detection.data, empty[bad])).reshape(-1, 2)
-        return np.vstack([centres, extra])
+        return (np.vstack([centres, extra]),
+                np.concatenate([segment_ids, empty]))
+
+    @staticmethod
+    def _confine(attribution, segment_map, segment_ids):
+        """
+        Keep every source's fractions inside its own detection segment.
+
+        A (pixel, source) pair whose source belongs to another segment is
+        dropped and the pixel's weights renormalised; a pixel left with no
+        source goes to the nearest centre of its own segment (every
+        segment has one, see `_complete`).
+        """
+        from astropais.pcr.sparse import PixelAttribution
+        from scipy.spatial import cKDTree
+
+        labels = attribution.labels.copy()
+        weights = attribution.weights.copy()
+        pixel_segment = segment_map.ravel()[attribution.pixels]
+        label_segment = np.where(labels > 0,
+                                 segment_ids[np.maximum(labels - 1, 0)], 0)
+        foreign = ((labels > 0) & (label_segment > 0)
+                   & (label_segment != pixel_segment[:, None]))
+        if not np.any(foreign):
+            return attribution
+        weights[foreign] = 0.0
+        labels[foreign] = 0
+        total = weights.sum(axis=1)
+        orphans = np.flatnonzero(total <= 0)
+        if orphans.size:
+            # Nearest centre in the same segment: the segment id is a third
+            # coordinate, scaled far beyond any distance in the image.
+            scale = 4.0 * float(sum(segment_map.shape))
+            points = np.column_stack([attribution.centres,
+                                      segment_ids * scale])
+            yy, xx = np.unravel_index(attribution.pixels[orphans],
+                                      segment_map.shape)
+            query = np.column_stack([yy, xx, pixel_segment[orphans] * scale])
+            nearest = cKDTree(points).query(query)[1]
+            labels[orphans] = 0
+            weights[orphans] = 0.0
+            labels[orphans, 0] = nearest + 1
+            weights[orphans, 0] = 1.0
+            total[orphans] = 1.0
+        weights /= total[:, None]
+        order = np.argsort(-weights, axis=1, kind='stable')
+        return PixelAttribution(attribution.shape, attribution.pixels,
+                                np.take_along_axis(labels, order, axis=1),
+                                np.take_along_axis(weights, order, axis=1),
+                                attribution.centres)

@@ -34,15 +34,35 @@ def test_result_is_weighted_segmentation_on_photutils_footprint(deblender,
     assert isinstance(segm, WeightedSegmentationImage)
     detection = detect_sources(scene, 3.0, n_pixels=5, connectivity=8)
     np.testing.assert_array_equal(segm.footprint, detection.data > 0)
-    # Every detection segment holds at least one source.
+    # Every detection segment holds at least one source, and no source
+    # has fractions in two detection segments.
     for label in detection.labels:
         assert np.any(segm.data[detection.data == label] > 0)
+    check_confined(segm, detection.data)
     # The benchmark runner reads the attribution.
     attr = segm.attribution
     np.testing.assert_allclose(attr.weights.sum(axis=1), 1.0)
     cat = WeightedSourceCatalog(scene, segm)
     np.testing.assert_allclose(cat.segment_flux.sum(),
                                scene[segm.footprint].sum())
+
+
+def check_confined(segm, segment_map):
+    for fractions, slc in zip(segm.fraction_cutouts, segm.fraction_slices):
+        segments = np.unique(segment_map[slc][fractions > 0])
+        assert segments.size == 1 and segments[0] > 0
+
+
+def test_known_centre_in_one_island_only(deblender):
+    image, _ = gaussian_scene((40, 70), [(20, 15, 2.0, 900.0),
+                                         (20, 50, 2.0, 300.0)], noise=0.5)
+    segm = deblender(image, threshold=2.0, centres=[(20, 15)])
+    detection = detect_sources(image, 2.0, n_pixels=5, connectivity=8)
+    assert detection.n_labels == 2 and segm.n_labels == 2
+    check_confined(segm, detection.data)
+    # The island without a given centre got one at its centroid.
+    added = segm.centres[np.hypot(*(segm.centres - (20, 15)).T) > 1]
+    np.testing.assert_allclose(added, [(20, 50)], atol=0.5)
 
 
 def test_input_types_give_the_same_result(deblender, scene):
