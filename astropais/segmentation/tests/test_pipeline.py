@@ -1,0 +1,75 @@
+"""deblend_field, and properties of PAISDeblender on random images."""
+
+import warnings
+
+import numpy as np
+import pytest
+from astropy.utils.exceptions import AstropyUserWarning
+from astropy.wcs import WCS
+from hypothesis import HealthCheck, given, settings, strategies as st
+from photutils.segmentation import detect_sources
+
+from astropais.segmentation import (PAISDeblender, WeightedSourceCatalog,
+                                    deblend_field)
+from astropais.segmentation.tests.helpers import gaussian_scene
+
+
+@pytest.fixture(scope='module')
+def deblender(tiny_model):
+    return PAISDeblender(n_pixels=5, model=tiny_model)
+
+
+def test_deblend_field_subtracts_background_and_measures(deblender):
+    image, _ = gaussian_scene((48, 64), [(24, 30, 2.0, 600.0)], noise=1.0)
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ['RA---TAN', 'DEC--TAN']
+    wcs.wcs.crval = [10.0, 20.0]
+    wcs.wcs.cdelt = [-1e-4, 1e-4]
+    result = deblend_field(image + 7.0, nsigma=3.0, deblender=deblender,
+                           wcs=wcs)
+    assert result.background == pytest.approx(7.0, abs=0.2)
+    assert result.noise_sigma == pytest.approx(1.0, rel=0.1)
+    assert result.threshold == pytest.approx(3.0 * result.noise_sigma)
+    assert result.segmentation is not None
+    assert result.catalog.sky_centroid is not None
+    np.testing.assert_allclose(
+        result.catalog.segment_flux.sum(),
+        result.data[result.segmentation.footprint].sum())
+
+
+def test_deblend_field_errors_and_empty(deblender):
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match='nsigma'):
+        deblend_field(rng.normal(size=(20, 20)), nsigma=0,
+                      deblender=deblender)
+    with pytest.raises(ValueError, match='noise'):
+        deblend_field(np.zeros((20, 20)), deblender=deblender)
+    with pytest.warns(AstropyUserWarning, match='No sources'):
+        result = deblend_field(rng.normal(size=(20, 20)), nsigma=50.0,
+                               deblender=deblender)
+    assert result.segmentation is None and result.catalog is None
+
+
+@settings(max_examples=8, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**31), n_sources=st.integers(0, 4),
+       threshold=st.floats(1.5, 6.0))
+def test_footprint_and_flux_conservation_on_random_fields(deblender, seed,
+                                                          n_sources,
+                                                          threshold):
+    rng = np.random.default_rng(seed)
+    sources = [(rng.uniform(5, 35), rng.uniform(5, 45), rng.uniform(1, 3),
+                rng.uniform(50, 2000)) for _ in range(n_sources)]
+    image, _ = gaussian_scene((40, 50), sources, noise=1.0, seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', AstropyUserWarning)
+        segm = deblender(image, threshold)
+        detection = detect_sources(image, threshold, n_pixels=5,
+                                   connectivity=8)
+    if detection is None:
+        assert segm is None
+        return
+    np.testing.assert_array_equal(segm.footprint, detection.data > 0)
+    cat = WeightedSourceCatalog(image, segm)
+    np.testing.assert_allclose(cat.segment_flux.sum(),
+                               image[segm.footprint].sum(), rtol=1e-9)
