@@ -252,18 +252,31 @@ def _assign_votes(targets, points, tolerance, max_per_cell=16,
     return result
 
 
+def _out_of_order(labels, weights):
+    """Rows where some slot should come after the next one."""
+    bad = np.zeros(labels.shape[0], dtype=bool)
+    for j in range(labels.shape[1] - 1):
+        a, b = weights[:, j], weights[:, j + 1]
+        bad |= (a < b) | ((a == b) & (labels[:, j] > labels[:, j + 1])
+                          & (labels[:, j + 1] > 0))
+    return np.flatnonzero(bad)
+
+
 def _sort_slots(labels, weights):
     """
-    Sort each row: largest weight first, ties by lower label.
+    Sort each row: largest weight first, ties by lower label (in place).
 
-    Odd-even transposition sort on the transposed (slot-major) arrays:
-    ``n`` vectorised passes sort rows of length ``n``.  Empty slots
-    (weight 0, label 0) end up last because every used slot has a
-    positive weight.
+    Only the rows out of order are sorted, by an odd-even transposition
+    sort on the transposed (slot-major) subset: ``n`` vectorised passes
+    sort rows of length ``n``.  Empty slots (weight 0, label 0) end up
+    last because every used slot has a positive weight.
     """
     n = labels.shape[1]
-    lab = np.ascontiguousarray(labels.T)
-    wei = np.ascontiguousarray(weights.T)
+    rows = _out_of_order(labels, weights)
+    if rows.size == 0:
+        return
+    lab = np.ascontiguousarray(labels[rows].T)
+    wei = np.ascontiguousarray(weights[rows].T)
     for step in range(n):
         for j in range(step % 2, n - 1, 2):
             swap = (wei[j] < wei[j + 1]) | (
@@ -273,7 +286,8 @@ def _sort_slots(labels, weights):
                                   np.where(swap, wei[j], wei[j + 1]))
             lab[j], lab[j + 1] = (np.where(swap, lab[j + 1], lab[j]),
                                   np.where(swap, lab[j], lab[j + 1]))
-    return lab.T.copy(), wei.T.copy()
+    labels[rows] = lab.T
+    weights[rows] = wei.T
 
 
 def _merge_duplicate_labels(labels, weights):
@@ -416,17 +430,19 @@ def decode(heatmap, vectors, fractions, footprint, *, centres=None,
     unique_label = np.append(first + 1, 0)      # index len(unique) = miss
 
     py, px = np.unravel_index(pixels, shape)
-    pixel_vectors = vectors.reshape(-1, n, 2)[pixels]
-    targets = np.empty((pixels.size, n, 2))
-    np.add(pixel_vectors[..., 0], py[:, None], out=targets[..., 0])
-    np.add(pixel_vectors[..., 1], px[:, None], out=targets[..., 1])
-    del pixel_vectors
-    hit = _assign_votes(targets.reshape(-1, 2), unique, vote_tolerance)
-    del targets
-    labels = unique_label[hit].reshape(-1, n)
     weights = fractions.reshape(-1, n)[pixels].astype(np.float64)
+    # Only slots with a positive fraction vote.
+    vote_pixel, vote_slot = np.nonzero(weights > 0)
+    vote = vectors.reshape(-1, n, 2)[pixels[vote_pixel], vote_slot]
+    targets = np.empty((vote_pixel.size, 2))
+    np.add(vote[:, 0], py[vote_pixel], out=targets[:, 0])
+    np.add(vote[:, 1], px[vote_pixel], out=targets[:, 1])
+    del vote
+    hit = _assign_votes(targets, unique, vote_tolerance)
+    del targets
+    labels = np.zeros(weights.shape, dtype=np.int64)
+    labels[vote_pixel, vote_slot] = unique_label[hit]
     weights[labels == 0] = 0.0
-    labels[weights <= 0] = 0
     _merge_duplicate_labels(labels, weights)
 
     total = weights.sum(axis=1)
@@ -440,5 +456,5 @@ def decode(heatmap, vectors, fractions, footprint, *, centres=None,
         weights[failed, 0] = 1.0
         total[failed] = 1.0
     weights /= total[:, None]
-    labels, weights = _sort_slots(labels, weights)
+    _sort_slots(labels, weights)
     return PixelAttribution(shape, pixels, labels, weights, centres)

@@ -256,3 +256,18 @@ def test_vote_lookup_matches_kdtree(tolerance):
     np.testing.assert_array_equal(got, want)
     assert np.any(got < len(points)) and (tolerance > 100
                                            or np.any(got == len(points)))
+
+
+def test_sort_slots_orders_by_weight_then_label():
+    from astropais.pcr.decode import _sort_slots
+    rng = np.random.default_rng(5)
+    labels = rng.integers(1, 9, size=(500, 4))
+    weights = rng.choice([0.1, 0.2, 0.3], size=(500, 4))
+    empty = rng.random((500, 4)) < 0.3
+    labels[empty], weights[empty] = 0, 0.0
+    rows = [sorted(zip(-w, np.where(lab > 0, lab, 99)))
+            for lab, w in zip(labels, weights)]
+    _sort_slots(labels, weights)
+    for (lab, w), row in zip(zip(labels, weights), rows):
+        assert [(-a, b) for a, b in row] == [
+            (x, y if y > 0 else 99) for x, y in zip(w, lab)]
