@@ -13,7 +13,11 @@ from .version import __version__
 
 # Public name -> submodule that defines it.  Resolved lazily (PEP 562) so
 # that ``import astropais`` never imports TensorFlow, Keras or JAX.
-_LAZY_PUBLIC = {}
+_LAZY_PUBLIC = {
+    'PAISDeblender': '.segmentation',
+    'WeightedSegmentationImage': '.segmentation',
+    'WeightedSourceCatalog': '.segmentation',
+}
 
 __all__ = ['__version__', *_LAZY_PUBLIC]
 

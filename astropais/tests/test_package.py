@@ -57,3 +57,12 @@ def test_cli_help_lists_usage():
 def test_unknown_attribute_raises():
     with pytest.raises(AttributeError, match='no attribute'):
         astropais.not_a_public_name
+
+
+def test_public_classes_resolve_lazily():
+    from photutils.segmentation import SegmentationImage, SourceCatalog
+    assert issubclass(astropais.WeightedSegmentationImage, SegmentationImage)
+    assert issubclass(astropais.WeightedSourceCatalog, SourceCatalog)
+    assert callable(astropais.PAISDeblender)
+    assert {'PAISDeblender', 'WeightedSegmentationImage',
+            'WeightedSourceCatalog'} <= set(dir(astropais))
