@@ -17,7 +17,29 @@ copyright = f'{datetime.date.today().year}, {author}'
 version = __version__.split('+')[0]
 release = __version__
 
-extensions += ['matplotlib.sphinxext.plot_directive']  # noqa: F405
+extensions += ['matplotlib.sphinxext.plot_directive',  # noqa: F405
+               'sphinx_gallery.gen_gallery']
+
+# The user guide and the tutorials are Python scripts executed at every
+# build by sphinx-gallery (files named plot_*.py, except the scarlet2
+# tutorial, whose fit is too slow for every build: it is shown without
+# being run, with a figure made by docs/scripts/labels_figure.py).  Their pages are generated under generated/ (not
+# committed).  Keep them small: the whole build must stay within a few
+# minutes on a two-core machine.
+sphinx_gallery_conf = {
+    'examples_dirs': ['guide', 'tutorials'],
+    'gallery_dirs': ['generated/guide', 'generated/tutorials'],
+    'filename_pattern': r'/plot_(?!4_labels_scarlet2)',
+    'ignore_pattern': r'__init__\.py',
+    'within_subsection_order': 'FileNameSortKey',
+    'download_all_examples': False,
+    'remove_config_comments': True,
+    'reset_modules': ('matplotlib',),
+    'show_memory': False,
+    'min_reported_time': 1,
+    'thumbnail_size': (320, 240),
+    'capture_repr': ('_repr_html_', '__repr__'),
+}
 
 # The build machines have no network: never fetch remote inventories, so the
 # build neither hangs nor warns.  Cross-references to numpy/astropy/photutils
@@ -30,7 +52,7 @@ html_theme_options = {
     'use_edit_page_button': False,
 }
 html_title = f'{project} v{release}'
-html_static_path = []
+html_static_path = []  # figures in _static/ are used by image directives
 html_logo = None
 html_favicon = None
 
@@ -39,7 +61,10 @@ plot_formats = [('png', 100)]
 plot_html_show_formats = False
 plot_html_show_source_link = False
 
-exclude_patterns += ['_build', '**.ipynb_checkpoints']  # noqa: F405
+exclude_patterns += ['_build', '**.ipynb_checkpoints', 'scripts',  # noqa: F405
+                     'guide/*.rst', 'tutorials/*.rst',
+                     'benchmarks/*.md', 'benchmarks/**/*.md',
+                     'benchmarks/results.rst']
 automodapi_toctreedirnm = 'api/generated'
 automodsumm_inherited_members = False
 numpydoc_show_class_members = False
