@@ -32,7 +32,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from astropy.visualization import simple_norm
 
-from astropais.segmentation import PAISDeblender, WeightedSourceCatalog
+from astropais import PAISDeblender, WeightedSourceCatalog
 from astropais.simulation import make_scene
 
 scene = make_scene('hst', shape=(192, 192), seed=7, density=1500,

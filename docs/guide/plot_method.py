@@ -184,7 +184,7 @@ attribution = decode(pcr.heatmap, pcr.vectors, pcr.fractions,
 # The true fractions of the n = 3 largest contributors of every pixel,
 # laid out like the decoded ones (label = catalogue row + 1).
 from astropais.metrics import attribution_from_source_images
-from astropais.segmentation import WeightedSegmentationImage
+from astropais import WeightedSegmentationImage
 
 truth_attr = attribution_from_source_images(scene.sources, pcr.source_mask,
                                             scene.centres)

@@ -39,7 +39,7 @@ from photutils.segmentation import SourceCatalog, SourceFinder
 
 from astropais.metrics import (blendedness, detection_scores, flux_errors,
                                match_sources)
-from astropais.segmentation import PAISDeblender, WeightedSourceCatalog
+from astropais import PAISDeblender, WeightedSourceCatalog
 from astropais.simulation import make_scene
 
 scene = make_scene('hst', shape=(192, 192), seed=7, density=1500,

@@ -31,8 +31,7 @@ from photutils.segmentation import (SegmentationImage, SourceCatalog,
                                     detect_sources)
 
 from astropais.metrics import attribution_from_source_images
-from astropais.segmentation import (WeightedSegmentationImage,
-                                    WeightedSourceCatalog)
+from astropais import WeightedSegmentationImage, WeightedSourceCatalog
 from astropais.simulation import make_scene
 
 scene = make_scene('hst', shape=(96, 96), seed=2, density=1500,

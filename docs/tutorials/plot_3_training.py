@@ -141,7 +141,7 @@ log['epoch', 'step', 'loss', 'val_loss'].pprint(max_width=-1)
 # `PAISDeblender` (or ``--model`` on the command line) to use it.
 
 from astropais.model import load_model
-from astropais.segmentation import PAISDeblender
+from astropais import PAISDeblender
 
 model = load_model(workdir / 'model' / 'model.keras')
 print(model, '| n =', model.n, '| sigma =', model.sigma,

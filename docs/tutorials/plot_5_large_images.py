@@ -30,7 +30,7 @@ import numpy as np
 from astropy.visualization import simple_norm
 from matplotlib.patches import Rectangle
 
-from astropais.segmentation import PAISDeblender, WeightedSourceCatalog
+from astropais import PAISDeblender, WeightedSourceCatalog
 from astropais.segmentation.tiling import tile_layout
 from astropais.simulation import make_scene
 
