@@ -114,7 +114,7 @@ class VectorLoss(keras.losses.Loss):
         Returns
         -------
         loss : tensor
-            Scalar: mean |error| per component over weighted slots.
+            Scalar: mean absolute error per component over weighted slots.
         """
         target, weight = y_true[..., :2], y_true[..., 2:]
         total = ops.sum(ops.abs(y_pred - target) * weight)
