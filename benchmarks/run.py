@@ -225,11 +225,23 @@ def _proc_status_bytes(key):
     raise OSError(f'{key} not in /proc/self/status')
 
 
+def _release_free_heap():
+    """Give freed heap memory back to the OS (glibc), so that memory an
+    earlier call freed is not silently reused and missed by the RSS peak."""
+    import ctypes
+    import ctypes.util
+    try:
+        ctypes.CDLL(ctypes.util.find_library('c')).malloc_trim(0)
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
 def _reset_peak_rss():
     """
     Reset the kernel's peak-RSS mark (Linux >= 4.0) and return the current
     RSS in bytes, or None where that is not possible.
     """
+    _release_free_heap()
     try:
         with open('/proc/self/clear_refs', 'w') as fh:
             fh.write('5')
