@@ -38,11 +38,12 @@ def section(name, meta, plots):
              f'Machine: {meta.get("machine", "?")}, '
              f'{meta.get("cpu_count", "?")} CPUs.  Versions: {versions}.', '',
              'The summary table, as written by the runner '
-             f'(``{name}/summary.md``):', '',
-             f'.. literalinclude:: {name}/summary.md', '   :language: text',
+             f'(``docs/benchmarks/{name}/summary.md``; the same numbers '
+             f'with more digits are in ``summary.ecsv``):', '',
+             f'.. literalinclude:: /benchmarks/{name}/summary.md', '   :language: text',
              '']
     for plot in plots:
-        lines += [f'.. image:: {name}/{plot}', f'   :alt: {plot}', '']
+        lines += [f'.. image:: /benchmarks/{name}/{plot}', f'   :alt: {plot}', '']
     return lines
 
 
