@@ -441,6 +441,7 @@ def summary_table(records, meta):
                                    snr_bins=SNR_BINS,
                                    blendedness_bins=BLENDEDNESS_BINS)
         rec.summary = summary
+        rec.summary.update(_bright_recall_by_separation(rec))
         true_sep = np.concatenate([s.true['separation'] for s in rec.scores])
         flux_err = np.concatenate([s.true['flux_error'] for s in rec.scores])
         flux_err_all = np.concatenate([s.true['flux_error_all']
@@ -507,6 +508,24 @@ def summary_table(records, meta):
     return table
 
 
+def _bright_recall_by_separation(rec):
+    """Recall against separation for true sources with S/N >= MEASURABLE_SNR
+    (so the curve shows deblending, not the faint-source limit)."""
+    from astropais.metrics import bin_index
+    sep = np.concatenate([s.true['separation'] for s in rec.scores])
+    snr = np.concatenate([s.true['snr'] for s in rec.scores])
+    found = np.concatenate([s.true['detected'] for s in rec.scores])
+    index = bin_index(np.where(snr >= MEASURABLE_SNR, sep, np.nan),
+                      SEPARATION_BINS_FWHM)
+    n_bins = SEPARATION_BINS_FWHM.size - 1
+    n = np.bincount(index[index >= 0], minlength=n_bins)
+    hit = np.bincount(index[(index >= 0) & found], minlength=n_bins)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        recall = np.where(n > 0, hit / np.maximum(n, 1), np.nan)
+    return {'recall_by_separation_snr_ge_10': recall,
+            'n_by_separation_snr_ge_10': n}
+
+
 def _nanmedian(values):
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
@@ -520,6 +539,8 @@ def curves_table(records):
     rows = []
     spec = [('recall_by_separation', 'n_by_separation', 'separation_fwhm',
              SEPARATION_BINS_FWHM),
+            ('recall_by_separation_snr_ge_10', 'n_by_separation_snr_ge_10',
+             'separation_fwhm', SEPARATION_BINS_FWHM),
             ('precision_by_separation', 'n_by_separation', 'separation_fwhm',
              SEPARATION_BINS_FWHM),
             ('recall_by_snr', 'n_by_snr', 'snr', SNR_BINS),
@@ -563,8 +584,9 @@ def plot_curves(records, out):
 
     paths = []
     for key, bins, xlabel, ylabel, fname in [
-            ('recall_by_separation', SEPARATION_BINS_FWHM,
-             'separation to nearest neighbour [PSF FWHM]', 'recall',
+            ('recall_by_separation_snr_ge_10', SEPARATION_BINS_FWHM,
+             'separation to nearest true neighbour [PSF FWHM]',
+             'recall (true sources with S/N >= 10)',
              'recall_vs_separation.png'),
             ('flux_error_by_blendedness', BLENDEDNESS_BINS, 'blendedness',
              r'median $|\Delta F|/F$', 'flux_error_vs_blendedness.png')]:
