@@ -40,7 +40,8 @@ def label_accuracy(fit, truth, noise_sigma, *, blended_below=0.9):
         ``median_fraction_error_blended`` (blended pixels only, NaN if
         none), ``median_flux_error`` (relative, over fitted sources),
         ``flux_errors`` (per true source, NaN where dropped),
-        ``n_pixels``, ``n_blended_pixels``, ``n_sources``, ``n_dropped``.
+        ``fraction_errors`` (per scored pixel), ``blended`` (bool per
+        scored pixel), ``n_pixels``, ``n_blended_pixels``, ``n_sources``, ``n_dropped``.
     """
     from astropais.datasets import truth_source_mask
     from astropais.metrics import (SourceMatch, attribution_from_source_images,
@@ -79,6 +80,8 @@ def label_accuracy(fit, truth, noise_sigma, *, blended_below=0.9):
         'median_flux_error': float(np.nanmedian(flux_err))
         if np.any(np.isfinite(flux_err)) else np.nan,
         'flux_errors': flux_err,
+        'fraction_errors': errors,
+        'blended': blended,
         'n_pixels': int(errors.size),
         'n_blended_pixels': int(blended.sum()),
         'n_sources': len(truth),

@@ -145,10 +145,16 @@ def _initial_guess(sc2, obs, inputs, yx, psf_peak):
     return flux, 0.7, morph, 'compact'
 
 
+#: Sérsic model boxes are drawn from these sides only, so that scarlet2's
+#: per-operation JAX compilations are shared between sources and fits.
+SERSIC_BOX_SIZES = (15, 21, 31, 45, 61, 91, 121)
+
+
 def _sersic_box(sigma, psf_size, max_box):
-    size = int(np.ceil(2 * 4 * 1.18 * sigma + psf_size))
-    size = min(max(size, 15), max_box)
-    return size + 1 - size % 2
+    need = int(np.ceil(2 * 4 * 1.18 * sigma + psf_size))
+    sizes = [b for b in SERSIC_BOX_SIZES if b <= max_box] or [max_box]
+    box = next((b for b in sizes if b >= need), sizes[-1])
+    return box + 1 - box % 2
 
 
 def _build_scene(sc2, obs, frame, inputs, candidates, morphology, max_box,
@@ -226,6 +232,39 @@ def _declare_parameters(sc2, scene, morphology):
                 sc2.Parameter(source.morphology, name=f'morph:{i}',
                               constraint=constraints.unit_interval,
                               stepsize=_STEPS['morph'])
+
+
+def _difference_kernel(obs, frame, psf_size):
+    """
+    The kernel that takes a model-frame image to the observed frame.
+
+    Found by rendering a point at the frame centre with the observation's
+    own renderer (so it is exactly scarlet2's), cropped to the PSF size;
+    shape (b, k, k) with k odd.
+    """
+    import jax.numpy as jnp
+    shape = frame.bbox.shape
+    cy, cx = shape[1] // 2, shape[2] // 2
+    delta = jnp.zeros(shape).at[:, cy, cx].set(1.0)
+    image = np.asarray(obs.render(delta), dtype=np.float64)
+    half = min(psf_size // 2 + 2, cy, cx, shape[1] - 1 - cy, shape[2] - 1 - cx)
+    return image[:, cy - half:cy + half + 1, cx - half:cx + half + 1]
+
+
+def _render(source, kernel):
+    """
+    One source's PSF-convolved model on the image grid, as a cut-out.
+
+    Returns the (b, h, w) cut-out and its (y0, x0) origin in the image
+    (possibly outside it).  The model box is convolved in numpy: scarlet2's
+    op-by-op rendering would compile for every box shape.
+    """
+    from scipy.signal import fftconvolve
+    model = np.asarray(source(), dtype=np.float64)
+    image = fftconvolve(model, kernel, mode='full', axes=(-2, -1))
+    half = kernel.shape[-1] // 2
+    origin = np.asarray(source.bbox.spatial.origin, dtype=np.int64) - half
+    return image, origin
 
 
 def _cutout(model, floor):
@@ -354,6 +393,9 @@ def fit_scene(inputs, *, morphology='sersic', max_iter=200, e_rel=1e-4,
             kept = []
     cutouts, origins, centres, index = [], [], [], []
     floor = MODEL_FLOOR_SIGMA * inputs.noise_sigma
+    if kept:
+        with _quiet_scarlet2():
+            kernel = _difference_kernel(obs, frame, inputs.psf.shape[-1])
     # A loop over sources: each model is rendered (PSF-convolved) alone.
     for k, i in enumerate(kept):
         source = fitted.sources[k]
@@ -365,8 +407,7 @@ def fit_scene(inputs, *, morphology='sersic', max_iter=200, e_rel=1e-4,
             reason = (f'centre moved more than {max_centre_shift:.3g} '
                       f'pixels')
         if reason is None:
-            model = np.asarray(obs.render(fitted.evaluate_source(source)),
-                               dtype=np.float64)
+            model, origin = _render(source, kernel)
             flux = model.sum(axis=(1, 2))
             if not np.all(np.isfinite(model)):
                 reason = 'fit diverged: non-finite model'
@@ -374,8 +415,10 @@ def fit_scene(inputs, *, morphology='sersic', max_iter=200, e_rel=1e-4,
                 reason = 'model has negative or zero flux'
         if reason is None:
             model = np.clip(model, 0.0, None)
-            cut, origin = _cutout(model, floor)
-            if cut is None:
+            cut, offset = _cutout(model, floor)
+            if cut is not None:
+                origin = np.asarray(origin) + offset
+            else:
                 reason = 'model has no significant flux'
         if reason is not None:
             dropped.append((i, reason))

@@ -94,3 +94,23 @@ def test_tiled_fit_keeps_each_source_once():
     # but conserve it.
     assert fit.fluxes.sum() == pytest.approx(truth.fluxes().sum(), rel=0.1)
     assert np.allclose(fit.fluxes, truth.fluxes(), rtol=0.4)
+
+
+@pytest.mark.slow
+def test_two_band_fit_gives_band_cutouts_and_fractions():
+    image, psf, positions, truth, sigma = blended_pair(shape=(32, 32))
+    # Band 2: the first source is twice as bright, the second half.
+    total = np.stack([truth.cutouts[0] + truth.cutouts[1],
+                      2 * truth.cutouts[0] + 0.5 * truth.cutouts[1]])
+    cube = total + np.random.default_rng(3).normal(0, sigma, total.shape)
+    inputs = prepare_inputs(cube, np.stack([psf, psf]), positions,
+                            noise_sigma=[sigma, sigma])
+    result = make_labels(inputs, morphology='free', max_iter=60)
+    fit = result.fit
+    assert list(fit.index) == [0, 1]
+    assert fit.sources.n_bands == 2
+    assert all(c.ndim == 3 and c.shape[0] == 2 for c in fit.sources.cutouts)
+    # Colours are recovered: band 2 / band 1 flux ratio ~2 and ~0.5.
+    ratio = fit.fluxes[:, 1] / fit.fluxes[:, 0]
+    assert ratio[0] > 1.3 and ratio[1] < 0.8
+    assert result.pcr.fractions.shape == (32, 32, 2, 3)
