@@ -118,6 +118,8 @@ shared = np.array([np.mean(f[f > 0] < 0.95) for f in segm.fraction_cutouts])
 bright = flux >= np.median(flux)
 order = np.lexsort((-flux, -np.round(shared, 1)))
 candidates = [i for i in order if i in truth_of and bright[i]][:4]
+if not candidates:                # no bright source matched: any matched one
+    candidates = [i for i in order if i in truth_of][:4]
 
 
 def truth_cutout(true_index, slices):
