@@ -63,6 +63,9 @@ plot_html_show_source_link = False
 
 exclude_patterns += ['_build', '**.ipynb_checkpoints', 'scripts',  # noqa: F405
                      'guide/*.rst', 'tutorials/*.rst',
+                     # The two guide pages are listed in index.rst; their
+                     # gallery index page is not needed.
+                     'generated/guide/index.rst',
                      'benchmarks/*.md', 'benchmarks/**/*.md',
                      'benchmarks/results.rst']
 automodapi_toctreedirnm = 'api/generated'
