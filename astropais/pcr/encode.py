@@ -475,11 +475,12 @@ def encode(sources, centres, *, n=3, sigma=2.0, source_mask=None):
     heatmap[...] = _heatmap(centres, power, unsure, sigma, shape)
     del power, unsure
 
-    yy, xx = np.divmod(np.arange(shape[0] * shape[1]), shape[1])
-    flat_vectors = vectors.reshape(-1, n, 2)
-    flat_vectors[:, :n_real, 0] = centres[index, 0] - yy[:, None]
-    flat_vectors[:, :n_real, 1] = centres[index, 1] - xx[:, None]
-    del yy, xx
+    index_image = index.reshape(*shape, n_real)
+    for axis, coords in enumerate((np.arange(shape[0])[:, None, None],
+                                   np.arange(shape[1])[None, :, None])):
+        np.subtract(np.ascontiguousarray(centres[:, axis]).take(index_image),
+                    coords, out=vectors[:, :, :n_real, axis],
+                    casting='same_kind')
     # Padding slots repeat the farthest real vector (masked out anyway).
     vectors[:, :, n_real:] = vectors[:, :, n_real - 1:n_real]
     slot_mask[:, :, :n_real] = True
