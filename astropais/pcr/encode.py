@@ -416,7 +416,8 @@ def encode(sources, centres, *, n=3, sigma=2.0, source_mask=None):
       on the sub-pixel centre, scaled to exactly 1 at ``p*_i``.  Within
       each source's region it decreases strictly away from ``p*_i``, so
       its only local maximum is ``p*_i``; ``p*_i + vectors[p*_i, 0]``
-      gives back the exact centre (up to float32 rounding).
+      gives back the exact centre (up to float32 rounding) unless another
+      centre is nearer to ``p*_i`` (centres less than ~1.5 px apart).
     * Coincident centres are allowed: they get identical vectors (lower
       index first), separate fractions and a single heatmap peak.
 
