@@ -14,7 +14,8 @@ survey.
 
    This page is **not executed** when the documentation is built: a
    scarlet2 fit compiles with JAX (10-20 s) and then takes seconds per
-   source, over a minute for the tiny scene below on a small machine.  The
+   source: about a minute for the tiny scene below on a shared two-core
+   machine (the time is in the output below).  The
    figure and the scores were made by running the same code in
    ``docs/scripts/labels_figure.py``, whose outputs are committed; run it
    to reproduce them.
