@@ -25,8 +25,9 @@ def add_arguments(parser):
     parser : `argparse.ArgumentParser`
         The parser to extend.
     """
-    parser.add_argument('dataset', metavar='DATASET',
-                        help='dataset directory (holding manifest.json)')
+    parser.add_argument('dataset', metavar='DATASET', nargs='+',
+                        help='dataset directory (holding manifest.json); '
+                             'several are read as one training set')
     parser.add_argument('--out', required=True, metavar='DIR',
                         help='output directory for checkpoints, log and model')
     run = parser.add_argument_group('run')

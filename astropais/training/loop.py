@@ -105,10 +105,12 @@ def split_indices(n_samples, val_fraction, seed):
 
 
 def _open_dataset(dataset):
-    """A dataset object from a path or an already open dataset."""
-    if isinstance(dataset, (str, Path)):
-        from astropais.datasets import read_dataset
-        return read_dataset(dataset)
+    """A dataset object from a path, a list of paths or an open dataset."""
+    if isinstance(dataset, (str, Path)) or (
+            isinstance(dataset, (list, tuple)) and dataset
+            and all(isinstance(item, (str, Path)) for item in dataset)):
+        from astropais.datasets import read_datasets
+        return read_datasets(dataset)
     for attr in ('manifest', 'iter_batches', '__len__'):
         if not hasattr(dataset, attr):
             raise TypeError(f'dataset must be a path or a Dataset, got '
@@ -237,8 +239,9 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
 
     Parameters
     ----------
-    dataset : str, `pathlib.Path` or `~astropais.datasets.Dataset`
-        A dataset written by `~astropais.datasets.DatasetWriter`.
+    dataset : str, `pathlib.Path`, list of them, or `~astropais.datasets.Dataset`
+        A dataset written by `~astropais.datasets.DatasetWriter`, or several
+        (read as one training set by `~astropais.datasets.read_datasets`).
     out_dir : str or `pathlib.Path`
         Output directory.
     epochs : int, optional

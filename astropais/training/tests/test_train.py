@@ -116,6 +116,15 @@ def test_bad_settings(dataset, tmp_path):
         train(object(), tmp_path)
 
 
+def test_several_datasets_are_one_training_set(dataset):
+    from astropais.training.loop import _open_dataset
+    both = _open_dataset([dataset, str(dataset)])
+    assert len(both) == 16
+    indices = np.concatenate([batch['index'] for batch in
+                              both.iter_batches(5, shuffle=False)])
+    assert sorted(indices) == list(range(16))
+
+
 def test_split_indices_is_a_partition():
     train_idx, val_idx = split_indices(10, 0.25, seed=1)
     assert len(val_idx) == 2 or len(val_idx) == 3
@@ -142,6 +151,7 @@ def test_help_documents_every_option():
 
 def test_astropais_train_subcommand_is_registered():
     from astropais.cli.main import build_parser as build_main
-    args = build_main().parse_args(['train', 'data', '--out', 'x',
+    args = build_main().parse_args(['train', 'data', 'more', '--out', 'x',
                                     '--epochs', '2'])
     assert args.epochs == 2 and args.func.__module__ == 'astropais.cli.train'
+    assert args.dataset == ['data', 'more']
