@@ -39,7 +39,7 @@ def _accuracy(preset, shape, seeds, morphology, max_iter):
     from astropais.simulation import make_scene
 
     pixel_errors, blended_errors, flux_errors = [], [], []
-    n_sources = n_dropped = 0
+    n_sources = n_dropped = n_fallback = 0
     seconds, cpu_seconds = [], []
     for seed in seeds:
         scene = make_scene(preset, shape=(shape, shape), seed=seed)
@@ -61,11 +61,13 @@ def _accuracy(preset, shape, seeds, morphology, max_iter):
             scores['flux_errors'])])
         n_sources += scores['n_sources']
         n_dropped += scores['n_dropped']
+        n_fallback += int(np.sum(fit.initialisation == 'compact'))
         clear_jax_caches()
     return {
         'preset': preset, 'shape': shape, 'morphology': morphology,
         'max_iter': max_iter, 'n_scenes': len(seconds),
         'n_sources': n_sources, 'n_dropped': n_dropped,
+        'n_fallback_initialisation': n_fallback,
         'n_pixels': int(sum(e.size for e in pixel_errors)),
         'n_blended_pixels': int(sum(e.size for e in blended_errors)),
         'median_fraction_error': _median(pixel_errors),

@@ -65,6 +65,10 @@ class SceneFit:
         The loss of the initial scene.
     morphology : str
         The morphology model used.
+    initialisation : `~numpy.ndarray` of str
+        For each kept source, ``'moments'`` (from
+        ``scarlet2.init.from_gaussian_moments``) or ``'compact'`` (the
+        fallback: pixel spectrum and model-PSF shape).
     """
 
     sources: SourceImages
@@ -74,6 +78,8 @@ class SceneFit:
     losses: np.ndarray = field(default_factory=lambda: np.zeros(0))
     initial_loss: float = np.nan
     morphology: str = 'sersic'
+    initialisation: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, dtype='U8'))
 
     @property
     def n_iterations(self):
@@ -119,7 +125,6 @@ def _local_flux(inputs, yx):
 
 def _initial_guess(sc2, obs, inputs, yx, psf_peak):
     """Flux per band and Gaussian sigma (pixels) of one source."""
-    import jax.numpy as jnp
     centre = _f32(yx)
     try:
         spectrum, morph = sc2.init.from_gaussian_moments(obs, centre,
@@ -141,7 +146,6 @@ def _initial_guess(sc2, obs, inputs, yx, psf_peak):
                           dtype=np.float64)
     flux = np.maximum(spectrum, 0) / psf_peak
     morph = np.asarray(sc2.init.compact_morphology(), dtype=np.float64)
-    del jnp
     return flux, 0.7, morph, 'compact'
 
 
@@ -158,7 +162,7 @@ def _sersic_box(sigma, psf_size, max_box):
 
 
 def _build_scene(sc2, obs, frame, inputs, candidates, morphology, max_box,
-                 dropped):
+                 dropped, kinds):
     """Initialise every source; return the scene and the kept indices."""
     psf = inputs.psf
     psf_peak = psf.max(axis=(1, 2))
@@ -178,8 +182,8 @@ def _build_scene(sc2, obs, frame, inputs, candidates, morphology, max_box,
                 dropped.append((i, 'no positive flux at the position'))
                 continue
             try:
-                flux, sigma, morph, _ = _initial_guess(sc2, obs, inputs, yx,
-                                                       psf_peak)
+                flux, sigma, morph, kind = _initial_guess(sc2, obs, inputs,
+                                                          yx, psf_peak)
             except Exception as exc:  # noqa: BLE001
                 dropped.append((i, f'initialisation failed: '
                                    f'{type(exc).__name__}'))
@@ -204,6 +208,7 @@ def _build_scene(sc2, obs, frame, inputs, candidates, morphology, max_box,
                 scale = float(morph.sum())
                 sc2.Source(_f32(yx), _f32(flux / scale), _f32(morph))
             kept.append(i)
+            kinds[i] = kind
     return scene, kept
 
 
@@ -367,8 +372,9 @@ def fit_scene(inputs, *, morphology='sersic', max_iter=200, e_rel=1e-4,
                           psf=sc2.GaussianPSF(MODEL_PSF_SIGMA),
                           wcs=obs.frame.wcs.deepcopy(),
                           channels=list(range(n_bands)))
+        kinds = {}
         scene, kept = _build_scene(sc2, obs, frame, inputs, candidates,
-                                   morphology, max_box, dropped)
+                                   morphology, max_box, dropped, kinds)
         losses = []
         initial_loss = np.nan
         fitted = None
@@ -436,7 +442,8 @@ def fit_scene(inputs, *, morphology='sersic', max_iter=200, e_rel=1e-4,
     return SceneFit(SourceImages(shape, cutouts, np.reshape(origins, (-1, 2))),
                     np.asarray(index, dtype=np.int64),
                     np.reshape(centres, (-1, 2)).astype(np.float64),
-                    report, losses, initial_loss, morphology)
+                    report, losses, initial_loss, morphology,
+                    np.array([kinds[i] for i in index], dtype='U8'))
 
 
 def _divergence(losses, initial_loss):

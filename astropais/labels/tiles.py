@@ -205,6 +205,7 @@ def fit_tiled(inputs, *, tile_shape=(128, 128), margin=16, progress_bar=False,
         free = owner < 0
         owner[free & window.in_crop(positions)] = k
     cutouts, origins, centres, index, losses = [], [], [], [], []
+    kinds = []
     dropped = _empty_report()
     morphology = fit_kwargs.get('morphology', 'sersic')
     n_fits = 0
@@ -230,6 +231,7 @@ def fit_tiled(inputs, *, tile_shape=(128, 128), margin=16, progress_bar=False,
             origins.append(fit.sources.origins[j] + shift)
             centres.append(fit.centres[j] + shift)
             index.append(global_index[j])
+            kinds.append(fit.initialisation[j])
         for row in fit.dropped:
             i = context[row['index']]
             if i in mine:
@@ -241,4 +243,5 @@ def fit_tiled(inputs, *, tile_shape=(128, 128), margin=16, progress_bar=False,
     dropped.sort('index')
     return SceneFit(sources, np.asarray(index, dtype=np.int64)[order],
                     np.reshape(centres, (-1, 2))[order], dropped,
-                    np.asarray(losses), np.nan, morphology)
+                    np.asarray(losses), np.nan, morphology,
+                    np.array(kinds, dtype='U8').reshape(-1)[order])

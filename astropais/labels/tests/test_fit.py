@@ -47,7 +47,7 @@ def test_diverging_fit_drops_every_source(monkeypatch):
     monkeypatch.setattr(scarlet2.init, 'from_gaussian_moments', no_moments)
     with pytest.warns(AstropyUserWarning, match='diverged'):
         fit = fit_scene(inputs, morphology='free')
-    assert len(fit.sources) == 0
+    assert len(fit.sources) == 0 and fit.initialisation.size == 0
     assert set(fit.dropped['reason']) == {'fit diverged: non-finite loss'}
     assert list(fit.dropped['index']) == [0, 1]
 
@@ -67,6 +67,8 @@ def test_blended_pair_fractions_match_truth(morphology):
     result = make_labels(inputs, morphology=morphology, max_iter=150)
     fit = result.fit
     assert len(fit.dropped) == 0 and list(fit.index) == [0, 1]
+    assert set(fit.initialisation) <= {'moments', 'compact'}
+    assert fit.initialisation.shape == (2,)
     scores = label_accuracy(fit, truth, sigma)
     assert scores['n_blended_pixels'] > 20
     # Loose bounds (measured: see benchmarks/labels_speed.py).
