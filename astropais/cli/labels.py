@@ -127,6 +127,10 @@ def run(args):
         print(f'astropais labels: error: {exc}', file=sys.stderr)
         return 2
     dropped = summary['dropped']
+    if summary['first_crop'] >= summary['n_crops']:
+        print(f'astropais labels: {args.output} already holds every crop; '
+              f'nothing to do')
+        return 0
     print(f'astropais labels: wrote {summary["n_written"]} sample(s) to '
           f'{args.output} (crops {summary["first_crop"]}..'
           f'{summary["n_crops"] - 1}, {summary["n_skipped"]} skipped); '
