@@ -217,7 +217,8 @@ class PAISDeblender:
         return {'heatmap': out['heatmap'], 'vectors': out['vectors'],
                 'fractions': out['fractions'][..., 0, :]}
 
-    def __call__(self, data, threshold, mask=None, *, centres=None):
+    def __call__(self, data, threshold, mask=None, *, convolved_data=None,
+                 centres=None):
         """
         Detect and deblend the sources of an image.
 
@@ -232,6 +233,13 @@ class PAISDeblender:
             photutils; e.g. ``1.5 * noise_sigma``).
         mask : 2-D array_like of bool, optional
             `True` for pixels to ignore.
+        convolved_data : 2-D array_like or `~astropy.units.Quantity`, optional
+            The image smoothed with a detection kernel (e.g. a PSF-matched
+            Gaussian from `~photutils.segmentation.make_2dgaussian_kernel`),
+            as photutils recommends for detection.  When given, the
+            footprint is found on it (what photutils' ``SourceFinder`` does
+            when called on convolved data), while the network always sees
+            the unconvolved ``data``.
         centres : array_like, shape (N, 2), optional
             Known ``(y, x)`` source centres: the network's heatmap is then
             not used to find them, only to attribute the pixels.
@@ -255,6 +263,17 @@ class PAISDeblender:
 
         image = prepare_image(data, mask)
         threshold = threshold_value(threshold, image.unit, image.data.shape)
+        detection_data = image.data
+        if convolved_data is not None:
+            convolved = prepare_image(convolved_data)
+            if convolved.data.shape != image.data.shape:
+                raise ValueError(f'convolved_data has shape '
+                                 f'{convolved.data.shape}, the data '
+                                 f'{image.data.shape}')
+            if convolved.unit != image.unit:
+                raise ValueError(f'convolved_data is in {convolved.unit}, '
+                                 f'the data in {image.unit}')
+            detection_data = convolved.data
         if np.all(image.mask):
             warnings.warn('All pixels are masked; no sources were found.',
                           AstropyUserWarning)
@@ -262,7 +281,8 @@ class PAISDeblender:
         with warnings.catch_warnings():
             # photutils warns itself when nothing is detected; we warn once.
             warnings.simplefilter('ignore', AstropyWarning)
-            detection = detect_sources(image.data, threshold, self.n_pixels,
+            detection = detect_sources(detection_data, threshold,
+                                       self.n_pixels,
                                        connectivity=self.connectivity,
                                        mask=image.mask)
         if detection is None:

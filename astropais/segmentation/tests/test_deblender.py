@@ -227,3 +227,24 @@ def test_shipped_model_pair_fluxes_beat_photutils():
               if len(set(pmatch)) == 2 else np.array([np.inf, np.inf]))
     assert np.all(ours < 0.05), ours
     assert theirs.max() > 0.05 and ours.max() < theirs.max()
+
+
+def test_convolved_data_sets_the_footprint(deblender, scene):
+    from astropy.convolution import convolve
+    from photutils.segmentation import make_2dgaussian_kernel
+    kernel = make_2dgaussian_kernel(3.0, size=5)
+    convolved = convolve(scene, kernel)
+    segm = deblender(scene, threshold=1.5, convolved_data=convolved)
+    detection = detect_sources(convolved, 1.5, n_pixels=5, connectivity=8)
+    np.testing.assert_array_equal(segm.footprint, detection.data > 0)
+    raw = detect_sources(scene, 1.5, n_pixels=5, connectivity=8)
+    assert not np.array_equal(segm.footprint, raw.data > 0)
+    # Fluxes are still measured on the unconvolved data.
+    cat = WeightedSourceCatalog(scene, segm)
+    np.testing.assert_allclose(cat.segment_flux.sum(),
+                               scene[segm.footprint].sum())
+    with pytest.raises(ValueError, match='convolved_data has shape'):
+        deblender(scene, threshold=1.5, convolved_data=convolved[:-1])
+    with pytest.raises(ValueError, match='convolved_data is in'):
+        deblender(scene * u.Jy, threshold=1.5 * u.Jy,
+                  convolved_data=convolved * u.mJy)
