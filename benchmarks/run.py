@@ -201,7 +201,8 @@ def run_method(name, ready, scene, photutils_result, args, kernel):
                                          sigma=args.pcr_sigma)
     if name == 'astropais':
         return astropais_peer.run_astropais(ready['astropais'], image, sigma,
-                                            n_sigma=args.n_sigma)
+                                            n_sigma=args.n_sigma,
+                                            kernel=kernel)
     raise ValueError(f'unknown method {name!r}')
 
 

@@ -34,9 +34,13 @@ def available(n_pixels=5):
                           f'({type(exc).__name__}: {exc})') from exc
 
 
-def run_astropais(deblender, image, noise_sigma, *, n_sigma=1.5):
+def run_astropais(deblender, image, noise_sigma, *, n_sigma=1.5,
+                  kernel=None):
     """
     Run ``deblender(image, threshold)`` and read its attribution.
+
+    With ``kernel`` the detection footprint is found on the image
+    convolved with it, exactly as for the photutils row.
 
     Parameters
     ----------
@@ -48,12 +52,23 @@ def run_astropais(deblender, image, noise_sigma, *, n_sigma=1.5):
         Noise standard deviation.
     n_sigma : float
         Threshold in units of ``noise_sigma`` (as for photutils).
+    kernel : `~numpy.ndarray`, optional
+        The detection smoothing kernel (the photutils row's).
 
     Returns
     -------
     result : `PeerResult`
     """
-    segm = deblender(image, n_sigma * noise_sigma)
+    convolved = None
+    if kernel is not None:
+        from astropy.convolution import convolve
+        convolved = convolve(image, kernel, normalize_kernel=True)
+    segm = deblender(image, n_sigma * noise_sigma, convolved_data=convolved)
+    if segm is None:  # nothing detected
+        from astropais.metrics import attribution_from_label_map
+        empty = attribution_from_label_map(np.zeros(image.shape, dtype=int),
+                                           np.zeros((0, 2)))
+        return PeerResult(np.zeros((0, 2)), np.zeros(0), empty)
     att = segm.attribution
     return PeerResult(np.asarray(att.centres, dtype=float).reshape(-1, 2),
                       att.fluxes(image), att)
