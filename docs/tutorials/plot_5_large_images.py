@@ -68,8 +68,8 @@ plt.show()
 # %%
 # A run with progress bars
 # ------------------------
-# ``progress_bar=True`` shows a `tqdm` bar over the batches of tiles (on
-# the terminal; it is not captured on this page); `WeightedSourceCatalog`
+# ``progress_bar=True`` shows a `tqdm` bar over the batches of tiles (its
+# successive states appear in the output below); `WeightedSourceCatalog`
 # and photutils' catalog take ``progress_bar`` too.  ``batch_size`` sets
 # how many tiles go through the network at once (memory against speed).
 # We time the call and trace the memory of the numpy arrays it allocates
