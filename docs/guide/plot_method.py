@@ -216,6 +216,32 @@ print(f'sum of decoded source fluxes: {np.sum(fluxes):.6f}')
 print(f'flux in the source mask:      {np.sum(data[pcr.source_mask]):.6f}')
 
 # %%
+# What the network predicts
+# -------------------------
 # In `PAISDeblender` the same decoder reads the network's predicted
 # :math:`C^c`, :math:`C^v` and :math:`C^m`, and the footprint is photutils'
 # detection footprint (pixels above a threshold), not the truth mask.
+# ``PAISDeblender.predict_pcr`` returns the stitched prediction for an
+# image; here it is set beside the encoded truth for the same scene (the
+# shipped model was trained on scenes like this one, but not on this one).
+
+from astropais import PAISDeblender
+
+deblender = PAISDeblender(n_pixels=5)
+predicted = deblender.predict_pcr(data, scene.noise_sigma)
+
+fig, axes = plt.subplots(2, 2, figsize=(8.5, 8), sharex=True, sharey=True,
+                         layout='constrained')
+pairs = [(pcr.heatmap, predicted['heatmap'], '$C^c$', 'magma'),
+         (pcr.fractions[:, :, 0, 0], predicted['fractions'][:, :, 0],
+          '$C^m$, slot 1', 'viridis')]
+for row, (true_map, predicted_map, name, cmap) in enumerate(pairs):
+    shown = [true_map, predicted_map]
+    if row == 1:     # fractions only mean something on source pixels
+        shown = [np.where(pcr.source_mask, m, np.nan) for m in shown]
+    for column, (image, kind) in enumerate(zip(shown, ('true', 'predicted'))):
+        im = axes[row, column].imshow(image, origin='lower', cmap=cmap,
+                                      vmin=0, vmax=1)
+        axes[row, column].set_title(f'{name}, {kind}')
+    fig.colorbar(im, ax=axes[row], shrink=0.8)
+plt.show()
