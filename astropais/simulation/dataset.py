@@ -239,9 +239,14 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
 def _parallel(tasks, n_processes, chunk, writer, bar):
     """Label crops in worker processes, writing them in order."""
     import itertools
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(n_processes) as pool:
+    # 'spawn', not the POSIX default 'fork': forking a process that has
+    # started threads (JAX, TensorFlow, BLAS) can deadlock the children.
+    # Scripts calling this need the usual ``if __name__ == '__main__'`` guard.
+    context = multiprocessing.get_context('spawn')
+    with ProcessPoolExecutor(n_processes, mp_context=context) as pool:
         # A loop over chunks of one shard: bounds the results held in memory.
         while True:
             batch = list(itertools.islice(tasks, chunk))
