@@ -289,7 +289,7 @@ def run_benchmark(args):
     meta : dict
         Run description (configuration, time, versions).
     """
-    from astropais.metrics import score_field
+    from astropais.metrics import flux_errors, footprint_fluxes, score_field
 
     methods = [m.strip() for m in args.methods.split(',') if m.strip()]
     unknown = set(methods) - set(METHODS)
@@ -365,8 +365,16 @@ def run_benchmark(args):
                 fluxes=result.fluxes, attribution=result.attribution)
             native = (None if result.native_fluxes is None else
                       _native_errors(scores, result.native_fluxes))
+            # The split alone: against the true flux inside the common
+            # (photutils) detection footprint, so the light every
+            # footprint-limited method misses does not hide the deblending.
+            scores.true['deblend_error'] = flux_errors(
+                footprint_fluxes(scene.sources,
+                                 photutils_result.info['footprint']),
+                result.fluxes, scores.match)
             faint = scores.true['snr'] < MEASURABLE_SNR
-            for key in ('flux_error', 'reconstruction_error'):
+            for key in ('flux_error', 'reconstruction_error',
+                        'deblend_error'):
                 scores.true[key + '_all'] = scores.true[key].copy()
                 scores.true[key][faint] = np.nan
             if native is not None:
@@ -447,6 +455,8 @@ def summary_table(records, meta):
         flux_err = np.concatenate([s.true['flux_error'] for s in rec.scores])
         flux_err_all = np.concatenate([s.true['flux_error_all']
                                        for s in rec.scores])
+        deblend_err = np.concatenate([s.true['deblend_error']
+                                      for s in rec.scores])
         blend = np.concatenate([s.true['blendedness'] for s in rec.scores])
         detected = np.concatenate([s.true['detected'] for s in rec.scores])
         close = true_sep < 2
@@ -474,6 +484,8 @@ def summary_table(records, meta):
             'flux_err_median_blended': _nanmedian(flux_err[blended]),
             'flux_err_median_all': _nanmedian(flux_err_all),
             'native_flux_err_median': _nanmedian(native),
+            'deblend_err_median': _nanmedian(deblend_err),
+            'deblend_err_median_blended': _nanmedian(deblend_err[blended]),
             'recon_err_median': summary['reconstruction_error_median'],
             'frac_err_mean': summary['fraction_error_mean'],
             'seconds': rec.seconds,
@@ -494,6 +506,11 @@ def summary_table(records, meta):
         'flux_err_*': '|F - F_true| / F_true of matched true sources with '
                       'S/N >= 10 (_all: every matched source); _blended: '
                       'blendedness >= 0.1',
+        'deblend_err_*': '|F - F_fp| / F_fp of matched S/N >= 10 sources, '
+                         'F_fp = true flux inside the photutils detection '
+                         'footprint (the split alone, without the light '
+                         'the footprint misses); _blended: blendedness '
+                         '>= 0.1',
         'native_flux_err_median': "with the method's own flux (SEP flux, "
                                   'scarlet2 model flux) where it has one',
         'recon_err_median': 'median over matched S/N >= 10 sources of '

@@ -9,7 +9,8 @@ from scipy.spatial import cKDTree
 
 from ..pcr.sparse import SourceImages
 
-__all__ = ['nearest_neighbour_separation', 'signal_to_noise', 'blendedness']
+__all__ = ['nearest_neighbour_separation', 'signal_to_noise', 'blendedness',
+           'footprint_fluxes']
 
 
 def nearest_neighbour_separation(positions):
@@ -124,4 +125,40 @@ def blendedness(sources, footprint_threshold=0.0):
         all_light = total[img_sl][inside].sum()
         if all_light > 0:
             result[i] = 1.0 - own[inside].sum() / all_light
+    return result
+
+
+def footprint_fluxes(sources, footprint):
+    """
+    The true flux of each source inside a detection footprint.
+
+    A footprint-limited method (photutils, SEP, astropais) can at best
+    recover ``sum_{p in footprint} S_i(p)``: comparing its fluxes with this
+    isolates the error of splitting the light between sources from the
+    light the footprint misses.
+
+    Parameters
+    ----------
+    sources : `~astropais.pcr.SourceImages`
+        The noise-free source images.
+    footprint : array_like of bool, shape ``sources.shape``
+        The detection footprint.
+
+    Returns
+    -------
+    fluxes : `~numpy.ndarray`, shape (N,)
+        Summed over bands.
+    """
+    _check_sources(sources)
+    footprint = np.asarray(footprint)
+    if footprint.shape != sources.shape:
+        raise ValueError(f'footprint has shape {footprint.shape}, the sources '
+                         f'{sources.shape}')
+    footprint = footprint.astype(bool)
+    result = np.zeros(len(sources))
+    # A loop over sources: each has its own cut-out shape.
+    for i, cutout in enumerate(sources.cutouts):
+        img_sl, cut_sl = sources.slices(i)
+        own = _band_sum(cutout[(Ellipsis, *cut_sl)])
+        result[i] = own[footprint[img_sl]].sum()
     return result

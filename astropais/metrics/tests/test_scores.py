@@ -241,3 +241,19 @@ def test_attribution_from_source_images():
     np.testing.assert_allclose(one.centres[0], [0, 0.25])
     with pytest.raises(ValueError, match='footprint'):
         attribution_from_source_images(models, np.ones((2, 2), bool))
+
+
+def test_footprint_fluxes_count_only_footprint_light():
+    from astropais.metrics import footprint_fluxes
+    sources = SourceImages((4, 6), [np.array([[1.0, 2.0], [3.0, 4.0]]),
+                                    np.full((3, 3), 1.0)],
+                           [(0, 0), (2, 4)])  # second cut-out clipped
+    footprint = np.zeros((4, 6), bool)
+    footprint[0, :] = True    # top row: 1 + 2 of the first source
+    footprint[3, 5] = True    # one pixel of the second source
+    np.testing.assert_array_equal(footprint_fluxes(sources, footprint),
+                                  [3.0, 1.0])
+    full = footprint_fluxes(sources, np.ones((4, 6), bool))
+    np.testing.assert_array_equal(full, sources.fluxes())
+    with pytest.raises(ValueError, match='footprint has shape'):
+        footprint_fluxes(sources, np.ones((3, 3), bool))
