@@ -417,6 +417,11 @@ class PCRNetwork:
             If the batch is not 4-D with this model's number of bands, or
             contains non-finite values.
         """
+        if isinstance(batch_size, bool) or int(batch_size) != batch_size \
+                or batch_size < 1:
+            raise ValueError(f'batch_size must be a positive integer, got '
+                             f'{batch_size!r}')
+        batch_size = int(batch_size)
         batch = np.asarray(batch, dtype=np.float32)
         if batch.ndim != 4 or batch.shape[-1] != self.n_bands:
             raise ValueError(f'batch must have shape (B, h, w, {self.n_bands})'
@@ -435,6 +440,14 @@ class PCRNetwork:
                       'fractions': (0, h, w, self.n_bands, self.n)}
             return {key: np.zeros(shape, np.float32)
                     for key, shape in shapes.items()}
-        result = self.model.predict(batch, batch_size=batch_size, verbose=0)
-        return {key: np.asarray(result[key])[:, :h, :w].astype(np.float32)
-                for key in ('heatmap', 'vectors', 'fractions')}
+        # predict_on_batch per chunk: Keras' predict() builds a data
+        # pipeline on every call, which dominates on small images.
+        keys = ('heatmap', 'vectors', 'fractions')
+        parts = {key: [] for key in keys}
+        for start in range(0, len(batch), batch_size):
+            result = self.model.predict_on_batch(
+                batch[start:start + batch_size])
+            for key in keys:
+                parts[key].append(np.asarray(result[key])[:, :h, :w])
+        return {key: np.concatenate(parts[key]).astype(np.float32)
+                for key in keys}
