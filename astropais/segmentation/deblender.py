@@ -105,7 +105,7 @@ class PAISDeblender:
 
     def __init__(self, n_pixels, *, model=None, connectivity=8,
                  tile_size=None, overlap=None, batch_size=8,
-                 peak_threshold=0.5, min_distance=1, vote_tolerance=2.0,
+                 peak_threshold=0.5, min_distance=2, vote_tolerance=2.0,
                  progress_bar=False):
         if (isinstance(n_pixels, bool) or int(n_pixels) != n_pixels
                 or n_pixels < 1):
