@@ -303,7 +303,7 @@ def _merge_duplicate_labels(labels, weights):
 
 def decode(heatmap, vectors, fractions, footprint, *, centres=None,
            peak_threshold=0.5, min_distance=1, vote_tolerance=2.0,
-           refine=True):
+           refine=True, assignment='vote'):
     """
     Decode a (single-band) PCR into per-pixel source attributions.
 
@@ -331,6 +331,13 @@ def decode(heatmap, vectors, fractions, footprint, *, centres=None,
     refine : bool, optional
         Refine the found peaks to sub-pixel with the vectors (see
         `find_centres`).
+    assignment : {'vote', 'rank'}, optional
+        What happens to a slot whose vote misses every centre: ``'vote'``
+        drops its fraction; ``'rank'`` gives it to the pixel's ``k``-th
+        nearest centre for slot ``k`` (the order the PCR defines its slots
+        in), so imprecise vectors do not discard predicted fractions.
+        Votes that hit a centre are used in both modes, so an exact PCR
+        decodes identically.
 
     Returns
     -------
@@ -395,6 +402,9 @@ def decode(heatmap, vectors, fractions, footprint, *, centres=None,
         raise ValueError(f'footprint has shape {footprint.shape}, expected '
                          f'{shape}')
     footprint = footprint.astype(bool)
+    if assignment not in ('vote', 'rank'):
+        raise ValueError(f"assignment must be 'vote' or 'rank', got "
+                         f'{assignment!r}')
     vote_tolerance = float(vote_tolerance)
     if not vote_tolerance > 0 or not np.isfinite(vote_tolerance):
         raise ValueError(f'vote_tolerance must be a positive number, got '
@@ -440,6 +450,21 @@ def decode(heatmap, vectors, fractions, footprint, *, centres=None,
     del vote
     hit = _assign_votes(targets, unique, vote_tolerance)
     del targets
+    if assignment == 'rank':
+        missed = np.flatnonzero(hit == len(unique))
+        if missed.size:
+            # The k-th nearest centre of each missed vote's pixel (index
+            # len(unique), i.e. no label, where fewer than k centres exist).
+            k = min(n, len(unique))
+            origin = np.column_stack([py[vote_pixel[missed]],
+                                      px[vote_pixel[missed]]])
+            _, ranked = cKDTree(unique).query(origin, k=k)
+            ranked = np.asarray(ranked).reshape(len(missed), k)
+            slot = vote_slot[missed]
+            fallback = np.full(missed.size, len(unique))
+            ok = slot < k
+            fallback[ok] = ranked[ok, slot[ok]]
+            hit[missed] = fallback
     labels = np.zeros(weights.shape, dtype=np.int64)
     labels[vote_pixel, vote_slot] = unique_label[hit]
     weights[labels == 0] = 0.0
