@@ -52,6 +52,11 @@ def add_parser(subparsers):
                    help='HDU index or name (default: the first 2-D image)')
     p.add_argument('--no-background', action='store_true',
                    help='the image is already background-subtracted')
+    p.add_argument('--kernel-fwhm', type=float, default=None,
+                   metavar='PIXELS',
+                   help='detect on the image smoothed with a Gaussian of this '
+                        'FWHM (ideally the PSF FWHM), as photutils recommends '
+                        '(default: no smoothing)')
     add_common_options(p)
     p.set_defaults(func=run)
 
@@ -125,7 +130,8 @@ def run(args):
         result = deblend_field(data, nsigma=args.threshold,
                                n_pixels=args.n_pixels, model=args.model,
                                subtract_background=not args.no_background,
-                               wcs=wcs, progress_bar=args.progress)
+                               wcs=wcs, kernel_fwhm=args.kernel_fwhm,
+                               progress_bar=args.progress)
         paths = {}
         if result.segmentation is not None:
             paths = write_products(args.output, Path(args.image).name.split(

@@ -8,7 +8,8 @@ __all__ = ['add_parser', 'run', 'EXAMPLE_FIELD']
 
 #: The example field: `astropais.simulation.make_scene` arguments.  The
 #: same arguments give the same image bit for bit.
-EXAMPLE_FIELD = {'preset': 'hst', 'shape': (256, 256), 'seed': 2021}
+EXAMPLE_FIELD = {'preset': 'hst', 'shape': (256, 256), 'seed': 2021,
+                 'density': 1500.0}
 
 
 def add_parser(subparsers):
@@ -74,6 +75,7 @@ def run(args):
         result = deblend_field(scene.image, nsigma=args.threshold,
                                n_pixels=args.n_pixels, model=args.model,
                                subtract_background=False,
+                               kernel_fwhm=float(scene.psf_fwhm_pixels),
                                progress_bar=args.progress)
         paths = {'image': image_path}
         if result.segmentation is not None:

@@ -46,7 +46,7 @@ class DeblendResult:
 
 def deblend_field(data, *, nsigma=1.5, n_pixels=5, model=None,
                   subtract_background=True, wcs=None, mask=None,
-                  deblender=None, progress_bar=False):
+                  deblender=None, kernel_fwhm=None, progress_bar=False):
     """
     Detect, deblend and measure the sources of an image.
 
@@ -69,6 +69,11 @@ def deblend_field(data, *, nsigma=1.5, n_pixels=5, model=None,
     deblender : `PAISDeblender`, optional
         A configured deblender (then ``n_pixels`` and ``model`` are
         ignored).
+    kernel_fwhm : float, optional
+        If given, sources are detected on the image smoothed with a
+        Gaussian kernel of this FWHM in pixels (ideally the PSF's; photutils'
+        `~photutils.segmentation.make_2dgaussian_kernel`), as photutils
+        recommends; the network and the photometry use the unsmoothed image.
     progress_bar : bool, optional
         Show progress bars.
 
@@ -93,7 +98,21 @@ def deblend_field(data, *, nsigma=1.5, n_pixels=5, model=None,
     if deblender is None:
         deblender = PAISDeblender(n_pixels, model=model,
                                   progress_bar=progress_bar)
-    segm = deblender(np.nan_to_num(work), threshold, mask=image.mask)
+    convolved = None
+    if kernel_fwhm is not None:
+        if not (np.isfinite(kernel_fwhm) and kernel_fwhm > 0):
+            raise ValueError(f'kernel_fwhm must be a positive number of '
+                             f'pixels, got {kernel_fwhm!r}')
+        from astropy.convolution import convolve
+        from photutils.segmentation import make_2dgaussian_kernel
+        size = 2 * int(np.ceil(1.5 * kernel_fwhm)) + 1
+        kernel = make_2dgaussian_kernel(kernel_fwhm, size=size)
+        convolved = convolve(work, kernel, mask=image.mask,
+                             nan_treatment='interpolate',
+                             normalize_kernel=True)
+        convolved = np.nan_to_num(convolved)
+    segm = deblender(np.nan_to_num(work), threshold, mask=image.mask,
+                     convolved_data=convolved)
     catalog = None
     if segm is not None:
         catalog = WeightedSourceCatalog(np.nan_to_num(work), segm,

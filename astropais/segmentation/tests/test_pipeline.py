@@ -73,3 +73,20 @@ def test_footprint_and_flux_conservation_on_random_fields(deblender, seed,
     cat = WeightedSourceCatalog(image, segm)
     np.testing.assert_allclose(cat.segment_flux.sum(),
                                image[segm.footprint].sum(), rtol=1e-9)
+
+
+def test_deblend_field_kernel_fwhm_detects_on_smoothed_image(tiny_model):
+    from astropy.convolution import convolve
+    from photutils.segmentation import detect_sources, make_2dgaussian_kernel
+    from astropais.segmentation.tests.helpers import gaussian_scene
+    image, _ = gaussian_scene((60, 60), [(30, 30, 2.0, 300.0)], noise=1.0,
+                              seed=4)
+    result = deblend_field(image, nsigma=1.5, n_pixels=5, model=tiny_model,
+                           subtract_background=False, kernel_fwhm=3.0)
+    kernel = make_2dgaussian_kernel(3.0, size=2 * 5 + 1)
+    expected = detect_sources(convolve(image, kernel), result.threshold, 5,
+                              connectivity=8)
+    np.testing.assert_array_equal(result.segmentation.footprint,
+                                  expected.data > 0)
+    with pytest.raises(ValueError, match='kernel_fwhm'):
+        deblend_field(image, model=tiny_model, kernel_fwhm=-1.0)
