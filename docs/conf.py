@@ -21,15 +21,14 @@ extensions += ['matplotlib.sphinxext.plot_directive',  # noqa: F405
                'sphinx_gallery.gen_gallery']
 
 # The user guide and the tutorials are Python scripts executed at every
-# build by sphinx-gallery (files named plot_*.py, except the scarlet2
-# tutorial, whose fit is too slow for every build: it is shown without
-# being run, with a figure made by docs/scripts/labels_figure.py).  Their pages are generated under generated/ (not
-# committed).  Keep them small: the whole build must stay within a few
+# build by sphinx-gallery (files named plot_*.py; the scarlet2 tutorial's
+# fit takes about a minute).  Their pages are generated under generated/
+# (not committed).  Keep them small: the whole build must stay within a few
 # minutes on a two-core machine.
 sphinx_gallery_conf = {
     'examples_dirs': ['guide', 'tutorials'],
     'gallery_dirs': ['generated/guide', 'generated/tutorials'],
-    'filename_pattern': r'/plot_(?!4_labels_scarlet2)',
+    'filename_pattern': r'/plot_',
     'ignore_pattern': r'__init__\.py',
     'within_subsection_order': 'FileNameSortKey',
     'download_all_examples': False,
