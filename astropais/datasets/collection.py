@@ -5,7 +5,7 @@ that together train the shipped model.
 
 import numpy as np
 
-from .reader import read_dataset
+from .reader import ManifestProperties, read_dataset
 
 __all__ = ['DatasetCollection', 'read_datasets']
 
@@ -13,7 +13,7 @@ __all__ = ['DatasetCollection', 'read_datasets']
 _SHARED_KEYS = ('n', 'sigma', 'crop_shape', 'n_bands')
 
 
-class DatasetCollection:
+class DatasetCollection(ManifestProperties):
     """
     Datasets concatenated in order, with the interface of one `Dataset`.
 
@@ -61,27 +61,6 @@ class DatasetCollection:
 
     def __len__(self):
         return int(self._starts[-1])
-
-    @property
-    def n(self):
-        """The number of PCR slots."""
-        return self.manifest['n']
-
-    @property
-    def sigma(self):
-        """The heatmap Gaussian width (pixels)."""
-        return self.manifest['sigma']
-
-    @property
-    def crop_shape(self):
-        """The ``(H, W)`` shape of every image."""
-        shape = self.manifest['crop_shape']
-        return None if shape is None else tuple(shape)
-
-    @property
-    def n_bands(self):
-        """The number of bands."""
-        return self.manifest['n_bands']
 
     def _split(self, indices):
         """Map collection indices to ``(part, local indices)`` pairs."""

@@ -50,7 +50,35 @@ class Sample:
     index: int
 
 
-class Dataset:
+class ManifestProperties:
+    """
+    The shape of a dataset's samples, read from its ``manifest`` dict
+    (shared by `Dataset` and `~astropais.datasets.DatasetCollection`).
+    """
+
+    @property
+    def n(self):
+        """The number of PCR slots."""
+        return self.manifest['n']
+
+    @property
+    def sigma(self):
+        """The heatmap Gaussian width (pixels)."""
+        return self.manifest['sigma']
+
+    @property
+    def crop_shape(self):
+        """The ``(H, W)`` shape of every image."""
+        shape = self.manifest['crop_shape']
+        return None if shape is None else tuple(shape)
+
+    @property
+    def n_bands(self):
+        """The number of bands."""
+        return self.manifest['n_bands']
+
+
+class Dataset(ManifestProperties):
     """
     A dataset on disk, read shard by shard.
 
@@ -98,27 +126,6 @@ class Dataset:
 
     def __len__(self):
         return int(self.manifest['n_samples'])
-
-    @property
-    def n(self):
-        """The number of PCR slots."""
-        return self.manifest['n']
-
-    @property
-    def sigma(self):
-        """The heatmap Gaussian width (pixels)."""
-        return self.manifest['sigma']
-
-    @property
-    def crop_shape(self):
-        """The ``(H, W)`` shape of every image."""
-        shape = self.manifest['crop_shape']
-        return None if shape is None else tuple(shape)
-
-    @property
-    def n_bands(self):
-        """The number of bands."""
-        return self.manifest['n_bands']
 
     @property
     def n_shards(self):
