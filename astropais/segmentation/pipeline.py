@@ -12,7 +12,7 @@ from .catalog import WeightedSourceCatalog
 from .deblender import PAISDeblender
 from .inputs import estimate_noise, prepare_image
 
-__all__ = ['DeblendResult', 'deblend_field']
+__all__ = ['DeblendResult', 'deblend_field', 'detection_kernel']
 
 
 @dataclass
@@ -42,6 +42,34 @@ class DeblendResult:
     threshold: float
     segmentation: object = None
     catalog: object = None
+
+
+def detection_kernel(fwhm):
+    """
+    The PSF-matched Gaussian smoothing kernel for detection (photutils'
+    recipe), used by `deblend_field` and the benchmark's photutils row.
+
+    Parameters
+    ----------
+    fwhm : float
+        FWHM in pixels (ideally the PSF's).
+
+    Returns
+    -------
+    kernel : `~numpy.ndarray`
+        Normalised, odd-sized: about 3 FWHM, at least 5 pixels.
+
+    Raises
+    ------
+    ValueError
+        If ``fwhm`` is not a positive number.
+    """
+    if not (np.isfinite(fwhm) and fwhm > 0):
+        raise ValueError(f'kernel_fwhm must be a positive number of pixels, '
+                         f'got {fwhm!r}')
+    from photutils.segmentation import make_2dgaussian_kernel
+    size = max(5, 2 * int(np.ceil(1.5 * fwhm)) + 1)
+    return make_2dgaussian_kernel(fwhm, size=size).array
 
 
 def deblend_field(data, *, nsigma=1.5, n_pixels=5, model=None,
@@ -100,13 +128,8 @@ def deblend_field(data, *, nsigma=1.5, n_pixels=5, model=None,
                                   progress_bar=progress_bar)
     convolved = None
     if kernel_fwhm is not None:
-        if not (np.isfinite(kernel_fwhm) and kernel_fwhm > 0):
-            raise ValueError(f'kernel_fwhm must be a positive number of '
-                             f'pixels, got {kernel_fwhm!r}')
         from astropy.convolution import convolve
-        from photutils.segmentation import make_2dgaussian_kernel
-        size = 2 * int(np.ceil(1.5 * kernel_fwhm)) + 1
-        kernel = make_2dgaussian_kernel(kernel_fwhm, size=size)
+        kernel = detection_kernel(kernel_fwhm)
         convolved = convolve(work, kernel, mask=image.mask,
                              nan_treatment='interpolate',
                              normalize_kernel=True)

@@ -3,6 +3,7 @@
 import numpy as np
 
 from astropais.metrics import attribution_from_label_map
+from astropais.segmentation import detection_kernel
 
 from .base import PeerResult, Unavailable
 
@@ -15,25 +16,6 @@ def available():
         import photutils.segmentation  # noqa: F401
     except ImportError as exc:
         raise Unavailable(f'photutils is not installed ({exc})') from exc
-
-
-def detection_kernel(psf_fwhm_pixels):
-    """
-    The PSF-matched Gaussian smoothing kernel (photutils docs recipe).
-
-    Parameters
-    ----------
-    psf_fwhm_pixels : float
-        PSF FWHM in pixels.
-
-    Returns
-    -------
-    kernel : `~numpy.ndarray`
-        Normalised, odd-sized (about 3 FWHM, at least 5 pixels).
-    """
-    from photutils.segmentation import make_2dgaussian_kernel
-    size = max(5, 2 * int(np.ceil(1.5 * psf_fwhm_pixels)) + 1)
-    return make_2dgaussian_kernel(psf_fwhm_pixels, size=size).array
 
 
 def run_photutils(image, noise_sigma, psf_fwhm_pixels, *, n_pixels=5,

@@ -90,3 +90,16 @@ def test_deblend_field_kernel_fwhm_detects_on_smoothed_image(tiny_model):
                                   expected.data > 0)
     with pytest.raises(ValueError, match='kernel_fwhm'):
         deblend_field(image, model=tiny_model, kernel_fwhm=-1.0)
+
+
+def test_detection_kernel_size_and_normalisation():
+    from astropais.segmentation import detection_kernel
+    for fwhm, size in ((1.0, 5), (3.0, 11), (4.2, 15)):
+        kernel = detection_kernel(fwhm)
+        assert kernel.shape == (size, size)
+        np.testing.assert_allclose(kernel.sum(), 1.0)
+        assert np.unravel_index(np.argmax(kernel), kernel.shape) == (
+            size // 2, size // 2)
+    for bad in (0.0, -2.0, np.nan):
+        with pytest.raises(ValueError, match='kernel_fwhm'):
+            detection_kernel(bad)
