@@ -82,6 +82,12 @@ def add_arguments(parser):
                            "(unbiased, default); 'minimise' adds H(p) (the "
                            "paper's plus sign, pushes to one-hot); "
                            "'maximise' subtracts it (pushes to uniform)")
+    loss.add_argument('--pixel-weighting', default='uniform',
+                      choices=('uniform', 'signal'),
+                      help="per-pixel weights of the vector and fraction "
+                           "losses: 'uniform' (paper) or 'signal' "
+                           "(1 + sqrt(pixel S/N), capped) "
+                           "(default: %(default)s)")
     net = parser.add_argument_group('network and input')
     net.add_argument('--depth', type=int, default=3,
                      help='U-Net resolution levels (default: %(default)s)')
@@ -159,7 +165,7 @@ def run(args):
             normalisation={'kind': 'asinh', 'softening': args.softening},
             augment=args.augment, seed=args.seed,
             steps_per_epoch=args.steps_per_epoch,
-            progress_bar=args.progress_bar)
+            pixel_weighting=args.pixel_weighting, progress_bar=args.progress_bar)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f'astropais-train: error: {exc}', file=sys.stderr)
         return 1

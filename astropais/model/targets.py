@@ -6,10 +6,60 @@ See `astropais.model.losses` for the packed layout.
 
 import numpy as np
 
-__all__ = ['pack_targets']
+__all__ = ['PIXEL_WEIGHTINGS', 'pack_targets', 'pixel_weights']
+
+#: Accepted values of ``pixel_weighting``.
+PIXEL_WEIGHTINGS = ('uniform', 'signal')
+
+#: Cap of the per-pixel signal-to-noise ratio in the ``'signal'`` weights.
+_MAX_PIXEL_SNR = 400.0
 
 
-def pack_targets(batch):
+def pixel_weights(image, noise_sigma, pixel_weighting='uniform'):
+    """
+    Per-pixel loss weights of the vectors and fractions.
+
+    With ``'uniform'`` every source pixel counts the same (paper eq. 3).
+    With ``'signal'`` a pixel counts :math:`1 + \\sqrt{\\mathrm{clip}(I /
+    \\sigma, 0, 400)}`: the fractions and vectors of the pixels that carry
+    the flux (which decide the deblended photometry) weigh more than
+    noise-dominated outskirts, without letting a few bright stars dominate.
+
+    Parameters
+    ----------
+    image : array_like
+        Images ``(B, h, w, b)``.
+    noise_sigma : array_like
+        Noise sigmas ``(B, b)``.
+    pixel_weighting : {'uniform', 'signal'}, optional
+        The weighting.
+
+    Returns
+    -------
+    weights : `numpy.ndarray`
+        float32 ``(B, h, w, b)``.
+
+    Raises
+    ------
+    ValueError
+        If ``pixel_weighting`` is unknown or the shapes disagree.
+    """
+    if pixel_weighting not in PIXEL_WEIGHTINGS:
+        raise ValueError(f'pixel_weighting must be one of {PIXEL_WEIGHTINGS},'
+                         f' got {pixel_weighting!r}')
+    image = np.asarray(image, dtype=np.float32)
+    noise_sigma = np.asarray(noise_sigma, dtype=np.float32)
+    if image.ndim != 4 or noise_sigma.shape != (image.shape[0], image.shape[3]):
+        raise ValueError(f'image (B, h, w, b) {image.shape} and noise_sigma '
+                         f'(B, b) {noise_sigma.shape} do not match')
+    if pixel_weighting == 'uniform':
+        return np.ones(image.shape, dtype=np.float32)
+    snr = image / noise_sigma[:, None, None, :]
+    return (1.0 + np.sqrt(np.clip(np.nan_to_num(snr), 0.0, _MAX_PIXEL_SNR))
+            ).astype(np.float32)
+
+
+def pack_targets(batch, pixel_weighting='uniform'):
     """
     Build the loss targets from a batch of PCR labels.
 
@@ -18,7 +68,12 @@ def pack_targets(batch):
     batch : dict
         Arrays ``heatmap`` ``(B, h, w)``, ``vectors`` ``(B, h, w, n, 2)``
         (pixels), ``slot_mask`` ``(B, h, w, n)``, ``fractions``
-        ``(B, h, w, b, n)`` and ``source_mask`` ``(B, h, w)``.
+        ``(B, h, w, b, n)`` and ``source_mask`` ``(B, h, w)``; with
+        ``pixel_weighting='signal'`` also ``image`` ``(B, h, w, b)`` and
+        ``noise_sigma`` ``(B, b)``.
+    pixel_weighting : {'uniform', 'signal'}, optional
+        Per-pixel weights of the vector and fraction losses (see
+        `pixel_weights`); the heatmap loss stays uniform.
 
     Returns
     -------
@@ -29,8 +84,12 @@ def pack_targets(batch):
     Raises
     ------
     ValueError
-        If the shapes are inconsistent or a label is not finite.
+        If the shapes are inconsistent, a label is not finite or
+        ``pixel_weighting`` is unknown.
     """
+    if pixel_weighting not in PIXEL_WEIGHTINGS:
+        raise ValueError(f'pixel_weighting must be one of {PIXEL_WEIGHTINGS},'
+                         f' got {pixel_weighting!r}')
     heatmap = np.asarray(batch['heatmap'], dtype=np.float32)
     vectors = np.asarray(batch['vectors'], dtype=np.float32)
     slot_mask = np.asarray(batch['slot_mask'], dtype=bool)
@@ -57,7 +116,13 @@ def pack_targets(batch):
         if not np.all(np.isfinite(array)):
             raise ValueError(f'{key} labels contain non-finite values')
     weight = weight.astype(np.float32)
-    band_weight = np.broadcast_to(weight[:, :, :, None, :], fractions.shape)
+    band_weight = weight[:, :, :, None, :]
+    if pixel_weighting != 'uniform':
+        per_pixel = pixel_weights(batch['image'], batch['noise_sigma'],
+                                  pixel_weighting)
+        band_weight = band_weight * per_pixel[..., None]
+        weight = weight * per_pixel.mean(axis=-1)[..., None]
+    band_weight = np.broadcast_to(band_weight, fractions.shape)
     return {'heatmap': heatmap,
             'vectors': np.concatenate([vectors, weight[..., None]], axis=-1),
             'fractions': np.concatenate([fractions, band_weight], axis=-1)}

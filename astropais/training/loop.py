@@ -16,7 +16,7 @@ import numpy as np
 
 from astropais.model.normalisation import (normalise_image,
                                            validate_normalisation)
-from astropais.model.targets import pack_targets
+from astropais.model.targets import PIXEL_WEIGHTINGS, pack_targets
 
 from .augment import random_dihedral
 from .checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
@@ -35,7 +35,7 @@ _RUN_KEYS = ('batch_size', 'val_fraction', 'learning_rate', 'beta_1',
              'beta_2', 'epsilon', 'heatmap_weight', 'vector_weight',
              'cross_entropy_weight', 'entropy_weight', 'entropy_mode',
              'depth', 'base_filters', 'vector_scale', 'normalisation',
-             'augment', 'seed', 'steps_per_epoch')
+             'augment', 'seed', 'steps_per_epoch', 'pixel_weighting')
 
 
 @dataclass
@@ -163,20 +163,21 @@ def _batches(dataset, indices, batch_size, seed, epoch):
                                 indices=indices)
 
 
-def _inputs_targets(batch, normalisation):
+def _inputs_targets(batch, config):
     """Network inputs and loss targets of one batch."""
-    x = normalise_image(batch['image'], batch['noise_sigma'], normalisation)
-    return x, pack_targets(batch)
+    x = normalise_image(batch['image'], batch['noise_sigma'],
+                        config['normalisation'])
+    return x, pack_targets(batch, config['pixel_weighting'])
 
 
-def _evaluate(model, dataset, indices, batch_size, normalisation):
+def _evaluate(model, dataset, indices, batch_size, config):
     """Mean validation losses (sample weighted)."""
     if len(indices) == 0:
         return {}
     sums, count = dict.fromkeys(_LOSS_KEYS, 0.0), 0
     for batch in dataset.iter_batches(batch_size, shuffle=False,
                                       indices=indices):
-        x, y = _inputs_targets(batch, normalisation)
+        x, y = _inputs_targets(batch, config)
         logs = model.test_on_batch(x, y, return_dict=True)
         for key in _LOSS_KEYS:
             sums[key] += float(logs[key]) * len(x)
@@ -228,7 +229,7 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
           vector_weight=0.06, cross_entropy_weight=4.0, entropy_weight=2.0,
           entropy_mode='match', depth=3, base_filters=8, vector_scale=16.0,
           normalisation=None, augment=True, seed=0, steps_per_epoch=None,
-          progress_bar=True):
+          pixel_weighting='uniform', progress_bar=True):
     """
     Train a PCR network on a dataset and export it.
 
@@ -278,6 +279,9 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
     steps_per_epoch : int or None, optional
         At most this many steps per epoch (default: one pass over the
         training split).
+    pixel_weighting : {'uniform', 'signal'}, optional
+        Per-pixel weights of the vector and fraction losses (see
+        `astropais.model.targets.pixel_weights`).
     progress_bar : bool, optional
         Show a tqdm progress bar.
 
@@ -313,6 +317,8 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
     if resume:
         model, state = load_checkpoint(ckpt_dir)
         config = state['config']
+        # Checkpoints written before pixel weighting existed trained uniform.
+        config.setdefault('pixel_weighting', 'uniform')
         if state['dataset_digest'] != manifest_digest:
             raise ValueError('the dataset differs from the one the checkpoint '
                              'was trained on; resume needs the same dataset')
@@ -328,6 +334,9 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
             raise ValueError('steps_per_epoch must be >= 1')
         if not vector_scale > 0:
             raise ValueError(f'vector_scale must be > 0, got {vector_scale!r}')
+        if pixel_weighting not in PIXEL_WEIGHTINGS:
+            raise ValueError(f'pixel_weighting must be one of '
+                             f'{PIXEL_WEIGHTINGS}, got {pixel_weighting!r}')
         config = {key: run_args[key] for key in _RUN_KEYS}
         config['normalisation'] = validate_normalisation(normalisation)
         config['batch_size'] = int(batch_size)
@@ -351,7 +360,6 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
 
     history, stopped, metrics = [], False, {}
     out_dir.mkdir(parents=True, exist_ok=True)
-    norm = config['normalisation']
     # A loop over epochs, then over the batches of one epoch.
     for epoch in range(state['epoch'], int(epochs)):
         skip = state['position']
@@ -369,7 +377,7 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
             if config['augment']:
                 rng = np.random.default_rng([config['seed'], epoch, index])
                 batch, _ = random_dihedral(batch, rng)
-            x, y = _inputs_targets(batch, norm)
+            x, y = _inputs_targets(batch, config)
             logs = model.train_on_batch(x, y, return_dict=True)
             for key in _LOSS_KEYS:
                 sums[key] += float(logs[key]) * len(x)
@@ -390,7 +398,7 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
             state.update(epoch=epoch, position=position, partial=sums)
             row['complete'] = 0
         else:
-            row.update(_evaluate(model, dataset, val_idx, bs, norm))
+            row.update(_evaluate(model, dataset, val_idx, bs, config))
             row['complete'] = 1
             state.update(epoch=epoch + 1, position=0, partial=None)
         row['elapsed_s'] = round(time.monotonic() - start_time, 3)
