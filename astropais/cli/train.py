@@ -59,6 +59,15 @@ def add_arguments(parser):
     opt.add_argument('--lr', '--learning-rate', dest='learning_rate',
                      type=float, default=5e-5,
                      help='learning rate (default: %(default)s)')
+    opt.add_argument('--lr-schedule', default='constant',
+                     choices=('constant', 'cosine'),
+                     help="learning-rate schedule: 'constant' or 'cosine' "
+                          "(decays to 5 %% of --lr over --epochs) "
+                          "(default: %(default)s)")
+    opt.add_argument('--init-model', default=None, metavar='MODEL',
+                     help='warm start: initialise the network with the '
+                          'weights of this saved model (.keras with its '
+                          'sidecar; same architecture)')
     opt.add_argument('--beta-1', type=float, default=0.9,
                      help='Adam beta_1 (default: %(default)s)')
     opt.add_argument('--beta-2', type=float, default=0.9999,
@@ -165,7 +174,9 @@ def run(args):
             normalisation={'kind': 'asinh', 'softening': args.softening},
             augment=args.augment, seed=args.seed,
             steps_per_epoch=args.steps_per_epoch,
-            pixel_weighting=args.pixel_weighting, progress_bar=args.progress_bar)
+            pixel_weighting=args.pixel_weighting,
+            lr_schedule=args.lr_schedule, init_model=args.init_model,
+            progress_bar=args.progress_bar)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f'astropais-train: error: {exc}', file=sys.stderr)
         return 1

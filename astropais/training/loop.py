@@ -21,7 +21,8 @@ from astropais.model.targets import PIXEL_WEIGHTINGS, pack_targets
 from .augment import random_dihedral
 from .checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
 
-__all__ = ['TrainingResult', 'split_indices', 'train', 'LOG_COLUMNS']
+__all__ = ['TrainingResult', 'split_indices', 'train', 'LOG_COLUMNS',
+           'LR_SCHEDULES']
 
 #: Columns of the CSV metrics log (one row per epoch, or per budget stop).
 LOG_COLUMNS = ('epoch', 'complete', 'step', 'elapsed_s', 'loss',
@@ -35,7 +36,14 @@ _RUN_KEYS = ('batch_size', 'val_fraction', 'learning_rate', 'beta_1',
              'beta_2', 'epsilon', 'heatmap_weight', 'vector_weight',
              'cross_entropy_weight', 'entropy_weight', 'entropy_mode',
              'depth', 'base_filters', 'vector_scale', 'normalisation',
-             'augment', 'seed', 'steps_per_epoch', 'pixel_weighting')
+             'augment', 'seed', 'steps_per_epoch', 'pixel_weighting',
+             'lr_schedule', 'init_model')
+
+#: Accepted values of ``lr_schedule``.
+LR_SCHEDULES = ('constant', 'cosine')
+
+# Final learning rate of the cosine schedule, as a fraction of the first.
+_COSINE_ALPHA = 0.05
 
 
 @dataclass
@@ -129,8 +137,9 @@ def _manifest_summary(manifest):
     return summary
 
 
-def _build_compiled(config, n_bands, n):
-    """Build and compile a fresh network from a run config."""
+def _build_compiled(config, n_bands, n, total_steps):
+    """Build and compile a network from a run config (warm-started from
+    ``config['init_model']`` when set)."""
     import keras
 
     from astropais.model.network import build_network
@@ -138,11 +147,41 @@ def _build_compiled(config, n_bands, n):
     model = build_network(n_bands, n, depth=config['depth'],
                           base_filters=config['base_filters'],
                           vector_scale=config['vector_scale'])
-    _compile(model, config)
+    if config['init_model']:
+        _warm_start(model, config)
+    _compile(model, config, total_steps)
     return model
 
 
-def _compile(model, config):
+def _warm_start(model, config):
+    """Copy the weights of a saved PCR model (checksum verified)."""
+    from astropais.model.io import load_model
+    source = load_model(config['init_model']['path'])
+    config['init_model']['sha256'] = source.metadata['sha256']
+    mine = [w.shape for w in model.get_weights()]
+    theirs = [w.shape for w in source.model.get_weights()]
+    if mine != theirs or source.vector_scale != config['vector_scale']:
+        raise ValueError(
+            f'init_model {config["init_model"]["path"]} does not match the '
+            f'network to train (depth {config["depth"]}, base filters '
+            f'{config["base_filters"]}, vector scale '
+            f'{config["vector_scale"]}); its architecture is '
+            f'{source.metadata.get("architecture")}, vector scale '
+            f'{source.vector_scale}')
+    model.set_weights(source.model.get_weights())
+
+
+def _learning_rate(config, total_steps):
+    """The optimizer's learning rate: a number or a cosine schedule."""
+    import keras
+    if config['lr_schedule'] == 'constant':
+        return config['learning_rate']
+    return keras.optimizers.schedules.CosineDecay(
+        config['learning_rate'], decay_steps=max(int(total_steps), 1),
+        alpha=_COSINE_ALPHA)
+
+
+def _compile(model, config, total_steps):
     """Compile with Adam and the eq. 3 losses of a run config."""
     import keras
 
@@ -152,7 +191,8 @@ def _compile(model, config):
         config['cross_entropy_weight'], config['entropy_weight'],
         config['entropy_mode'])
     optimizer = keras.optimizers.Adam(
-        learning_rate=config['learning_rate'], beta_1=config['beta_1'],
+        learning_rate=_learning_rate(config, total_steps),
+        beta_1=config['beta_1'],
         beta_2=config['beta_2'], epsilon=config['epsilon'])
     model.compile(optimizer=optimizer, loss=loss, loss_weights=loss_weights)
 
@@ -229,7 +269,8 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
           vector_weight=0.06, cross_entropy_weight=4.0, entropy_weight=2.0,
           entropy_mode='match', depth=3, base_filters=8, vector_scale=16.0,
           normalisation=None, augment=True, seed=0, steps_per_epoch=None,
-          pixel_weighting='uniform', progress_bar=True):
+          pixel_weighting='uniform', lr_schedule='constant', init_model=None,
+          progress_bar=True):
     """
     Train a PCR network on a dataset and export it.
 
@@ -282,6 +323,15 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
     pixel_weighting : {'uniform', 'signal'}, optional
         Per-pixel weights of the vector and fraction losses (see
         `astropais.model.targets.pixel_weights`).
+    lr_schedule : {'constant', 'cosine'}, optional
+        ``'cosine'`` decays the learning rate from ``learning_rate`` to
+        5 % of it over ``epochs`` epochs (the schedule is part of the
+        checkpointed optimizer, so a resumed run continues it).
+    init_model : str, `pathlib.Path` or None, optional
+        Warm start: a saved PCR model (``.keras`` with its sidecar; the
+        checksum is verified) of the same architecture whose weights
+        initialise the network.  Its path and SHA-256 are recorded in the
+        training settings.
     progress_bar : bool, optional
         Show a tqdm progress bar.
 
@@ -293,10 +343,12 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
     Raises
     ------
     FileNotFoundError
-        If ``resume`` is set and ``out_dir`` holds no checkpoint.
+        If ``resume`` is set and ``out_dir`` holds no checkpoint, or
+        ``init_model`` does not exist.
     ValueError
         If a setting is invalid, ``out_dir`` already holds a run and
-        ``resume`` is not set, or the dataset differs from the checkpoint's.
+        ``resume`` is not set, the dataset differs from the checkpoint's,
+        or ``init_model`` has another architecture.
     """
     run_args = dict(locals())
     from tqdm.auto import tqdm
@@ -317,8 +369,11 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
     if resume:
         model, state = load_checkpoint(ckpt_dir)
         config = state['config']
-        # Checkpoints written before pixel weighting existed trained uniform.
+        # Checkpoints written before these settings existed used the
+        # defaults.
         config.setdefault('pixel_weighting', 'uniform')
+        config.setdefault('lr_schedule', 'constant')
+        config.setdefault('init_model', None)
         if state['dataset_digest'] != manifest_digest:
             raise ValueError('the dataset differs from the one the checkpoint '
                              'was trained on; resume needs the same dataset')
@@ -337,7 +392,13 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
         if pixel_weighting not in PIXEL_WEIGHTINGS:
             raise ValueError(f'pixel_weighting must be one of '
                              f'{PIXEL_WEIGHTINGS}, got {pixel_weighting!r}')
+        if lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f'lr_schedule must be one of {LR_SCHEDULES}, '
+                             f'got {lr_schedule!r}')
+        if init_model is not None:
+            init_model = {'path': str(Path(init_model).resolve())}
         config = {key: run_args[key] for key in _RUN_KEYS}
+        config['init_model'] = init_model
         config['normalisation'] = validate_normalisation(normalisation)
         config['batch_size'] = int(batch_size)
         state = {'epoch': 0, 'position': 0, 'step': 0, 'partial': None,
@@ -349,14 +410,14 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
     first = next(dataset.iter_batches(1, shuffle=False, indices=train_idx[:1]))
     n = int(first['vectors'].shape[-2])
     n_bands = int(first['image'].shape[-1])
-    if model is None:
-        from astropais.model.losses import FractionLoss
-        FractionLoss(entropy_mode=config['entropy_mode'])  # validates early
-        model = _build_compiled(config, n_bands, n)
     bs = config['batch_size']
     n_steps = math.ceil(len(train_idx) / bs)
     if config['steps_per_epoch']:
         n_steps = min(n_steps, int(config['steps_per_epoch']))
+    if model is None:
+        from astropais.model.losses import FractionLoss
+        FractionLoss(entropy_mode=config['entropy_mode'])  # validates early
+        model = _build_compiled(config, n_bands, n, int(epochs) * n_steps)
 
     history, stopped, metrics = [], False, {}
     out_dir.mkdir(parents=True, exist_ok=True)

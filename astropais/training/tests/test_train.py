@@ -155,3 +155,48 @@ def test_astropais_train_subcommand_is_registered():
                                     '--epochs', '2'])
     assert args.epochs == 2 and args.func.__module__ == 'astropais.cli.train'
     assert args.dataset == ['data', 'more']
+
+
+def test_warm_start_signal_weighting_and_cosine_schedule(dataset, straight_run,
+                                                         tmp_path):
+    # A warm start begins from the saved weights: its first-epoch training
+    # loss is far below a cold start's, and the source model is recorded.
+    from astropais.model import load_model
+    source = straight_run / 'model.keras'
+    cold = float(_read_log(straight_run)[0]['loss'])
+    warm = train(dataset, tmp_path / 'warm', epochs=1, init_model=source,
+                 **SMALL_KW)
+    assert warm.history[0]['loss'] < cold
+    recorded = warm.sidecar['training']['init_model']
+    assert recorded['sha256'] == load_model(source).metadata['sha256']
+    # Signal weighting and a cosine schedule: the learning rate decays over
+    # the run and a resumed run continues the same schedule.
+    out = tmp_path / 'cosine'
+    first = train(dataset, out, epochs=3, max_minutes=1e-9,
+                  pixel_weighting='signal', lr_schedule='cosine', **SMALL_KW)
+    assert first.steps == 1
+    model, state = load_checkpoint(out / 'checkpoints')
+    assert state['config']['pixel_weighting'] == 'signal'
+    lr_now = float(model.optimizer.learning_rate)
+    assert lr_now < SMALL_KW['learning_rate']
+    done = train(dataset, out, epochs=3, resume=True, progress_bar=False)
+    assert done.steps == 6
+    model, _ = load_checkpoint(out / 'checkpoints')
+    lr_end = float(model.optimizer.learning_rate)
+    assert lr_end == pytest.approx(0.05 * SMALL_KW['learning_rate'],
+                                   rel=1e-3)
+
+
+def test_warm_start_and_weighting_refuse_bad_settings(dataset, straight_run,
+                                                      tmp_path):
+    with pytest.raises(ValueError, match='does not match'):
+        train(dataset, tmp_path / 'a', epochs=1,
+              init_model=straight_run / 'model.keras',
+              **{**SMALL_KW, 'base_filters': 6})
+    with pytest.raises(FileNotFoundError):
+        train(dataset, tmp_path / 'b', epochs=1,
+              init_model=tmp_path / 'missing.keras', **SMALL_KW)
+    with pytest.raises(ValueError, match='pixel_weighting'):
+        train(dataset, tmp_path / 'c', pixel_weighting='flux', **SMALL_KW)
+    with pytest.raises(ValueError, match='lr_schedule'):
+        train(dataset, tmp_path / 'd', lr_schedule='step', **SMALL_KW)
