@@ -64,6 +64,8 @@ SNR_BINS = np.array([0, 5, 10, 20, 50, 100, np.inf])
 # method (a method given the true positions would otherwise be scored on
 # sources no detector can see).
 MEASURABLE_SNR = 10.0
+#: Methods placed at the true positions: left out of the common set.
+TRUTH_POSITIONED = ('scarlet2_true', 'pcr_oracle')
 BLENDEDNESS_BINS = np.array([0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0])
 
 
@@ -441,6 +443,7 @@ def summary_table(records, meta):
     from astropais.metrics import summarise_scores
 
     rows = []
+    common = _common_detected(records)
     base = records.get('photutils')
     base_rate = base.seconds / base.megapixels if base and base.megapixels \
         else float('nan')
@@ -486,6 +489,14 @@ def summary_table(records, meta):
             'native_flux_err_median': _nanmedian(native),
             'deblend_err_median': _nanmedian(deblend_err),
             'deblend_err_median_blended': _nanmedian(deblend_err[blended]),
+            'deblend_err_median_blended_common': (
+                _nanmedian(deblend_err[blended & common])
+                if common is not None else np.nan),
+            'flux_err_median_blended_common': (
+                _nanmedian(flux_err[blended & common])
+                if common is not None else np.nan),
+            'n_blended_common': (int(np.sum(blended & common & bright))
+                                 if common is not None else 0),
             'recon_err_median': summary['reconstruction_error_median'],
             'frac_err_mean': summary['fraction_error_mean'],
             'seconds': rec.seconds,
@@ -511,6 +522,11 @@ def summary_table(records, meta):
                          'footprint (the split alone, without the light '
                          'the footprint misses); _blended: blendedness '
                          '>= 0.1',
+        '*_blended_common': 'the same, over the blended true sources that '
+                            'every detecting method (all but '
+                            f'{", ".join(TRUTH_POSITIONED)}) matched, so '
+                            'the methods are compared on the same sources '
+                            '(n_blended_common of them)',
         'native_flux_err_median': "with the method's own flux (SEP flux, "
                                   'scarlet2 model flux) where it has one',
         'recon_err_median': 'median over matched S/N >= 10 sources of '
@@ -524,6 +540,33 @@ def summary_table(records, meta):
                         'Python + numpy allocations only, first field',
     }
     return table
+
+
+def _common_detected(records):
+    """
+    True sources matched by every method that finds its own sources.
+
+    Parameters
+    ----------
+    records : dict
+        From `run_benchmark`.
+
+    Returns
+    -------
+    common : `~numpy.ndarray` of bool or `None`
+        One entry per true source of all fields (in field order); `None`
+        if no method detects its own sources or the methods scored
+        different fields.
+    """
+    detecting = [rec for name, rec in records.items()
+                 if name not in TRUTH_POSITIONED]
+    if not detecting or len({len(rec.scores) for rec in records.values()}) > 1:
+        return None
+    common = None
+    for rec in detecting:
+        detected = np.concatenate([s.true['detected'] for s in rec.scores])
+        common = detected if common is None else common & detected
+    return common
 
 
 def _bright_recall_by_separation(rec):
