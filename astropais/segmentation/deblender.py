@@ -220,8 +220,16 @@ class PAISDeblender:
         def predict(batch):
             return self.model.predict(batch, batch_size=self.batch_size)
 
-        out = predict_tiled(predict, normalised, self.tile_size, self.overlap,
-                            multiple=self.model.size_multiple,
+        tile_size, overlap = self.tile_size, self.overlap
+        multiple = self.model.size_multiple
+        if max(data.shape) <= tile_size:
+            # One tile holds the image: shrink it to the image (rounded up
+            # to the pooling multiple) instead of zero-padding to a full
+            # tile; a lone tile needs no overlap.
+            tile_size = -(-max(data.shape) // multiple) * multiple
+            overlap = 0
+        out = predict_tiled(predict, normalised, tile_size, overlap,
+                            multiple=multiple,
                             batch_size=self.batch_size,
                             progress_bar=self.progress_bar)
         return {'heatmap': out['heatmap'], 'vectors': out['vectors'],
