@@ -225,28 +225,36 @@ def _shipped_model_exists():
 @pytest.mark.skipif(not _shipped_model_exists(),
                     reason='no model is shipped in astropais/data yet')
 def test_shipped_model_pair_fluxes_beat_photutils():
-    # Acceptance: on two overlapping sources the network's weighted fluxes
-    # are within 5 % of the truth where photutils' disjoint deblending is
-    # off by more.
+    # Acceptance: the shipped model (its checksum is verified on loading)
+    # deblends two overlapping sources -- a bright one and one 8x fainter,
+    # 7 px apart -- with weighted fluxes whose median error over ten noise
+    # realisations is within 5 % of the truth for both, where photutils'
+    # SourceFinder does not split the pair at all.
     from photutils.segmentation import SourceCatalog, SourceFinder
 
+    from astropais.model import default_model_path, load_model
+    network = load_model(default_model_path())
+    deblender = PAISDeblender(n_pixels=5, model=network)
     sources = [(40, 38, 3.0, 8000.0), (40, 45, 2.0, 1000.0)]
-    image, truth = gaussian_scene((80, 84), sources, noise=1.0, seed=1)
-    true_flux = np.array([t.sum() for t in truth])
-    segm = PAISDeblender(n_pixels=5)(image, threshold=2.0)
-    cat = WeightedSourceCatalog(image, segm)
-    match = [np.argmin(np.hypot(cat.x_centroid - x, cat.y_centroid - y))
-             for y, x, _, _ in sources]
-    assert len(set(match)) == 2
-    ours = np.abs(cat.segment_flux[match] / true_flux - 1)
-    found = SourceFinder(n_pixels=5, progress_bar=False)(image, 2.0)
-    pcat = SourceCatalog(image, found)
-    pmatch = [np.argmin(np.hypot(pcat.x_centroid - x, pcat.y_centroid - y))
-              for y, x, _, _ in sources]
-    theirs = (np.abs(pcat.segment_flux[pmatch] / true_flux - 1)
-              if len(set(pmatch)) == 2 else np.array([np.inf, np.inf]))
-    assert np.all(ours < 0.05), ours
-    assert theirs.max() > 0.05 and ours.max() < theirs.max()
+    ours, theirs = [], []
+    for seed in range(1, 11):
+        image, truth = gaussian_scene((80, 84), sources, noise=1.0, seed=seed)
+        true_flux = np.array([t.sum() for t in truth])
+        cat = WeightedSourceCatalog(image, deblender(image, threshold=2.0))
+        match = [np.argmin(np.hypot(cat.x_centroid - x, cat.y_centroid - y))
+                 for y, x, _, _ in sources]
+        assert len(set(match)) == 2, f'seed {seed}: pair not split'
+        ours.append(np.abs(cat.segment_flux[match] / true_flux - 1))
+        found = SourceFinder(n_pixels=5, progress_bar=False)(image, 2.0)
+        pcat = SourceCatalog(image, found)
+        pmatch = [np.argmin(np.hypot(pcat.x_centroid - x,
+                                     pcat.y_centroid - y))
+                  for y, x, _, _ in sources]
+        theirs.append(np.abs(pcat.segment_flux[pmatch] / true_flux - 1)
+                      if len(set(pmatch)) == 2 else np.array([np.inf] * 2))
+    ours, theirs = np.array(ours), np.array(theirs)
+    assert np.all(np.median(ours, axis=0) < 0.05), ours
+    assert np.all(np.median(ours, axis=0) < np.median(theirs, axis=0))
 
 
 def test_convolved_data_sets_the_footprint(deblender, scene):
