@@ -125,6 +125,12 @@ def build_parser():
                         'counts, JAX/TensorFlow included); tracemalloc = '
                         'Python and numpy allocations only, on the first '
                         'field; none')
+    p.add_argument('--no-warmup', dest='warmup', action='store_false',
+                   help='time the first call of each method too (by '
+                        'default one untimed call on the first field '
+                        'absorbs model loading, tracing and JIT '
+                        'compilation; its time is recorded as '
+                        'warmup_seconds in meta.json)')
     p.add_argument('--no-plots', action='store_true', help='skip the PNGs')
     p.add_argument('--quiet', action='store_true', help='less progress output')
     return p
@@ -324,6 +330,14 @@ def run_benchmark(args):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter('ignore')
+                    if index == 0 and args.warmup:
+                        # One untimed call first: model loading, graph
+                        # tracing and JIT compilation happen once per
+                        # session, not per image (reported apart).
+                        _, record.info['warmup_seconds'] = _timed(
+                            lambda: run_method(name, ready, scene,
+                                               photutils_result, args,
+                                               kernel))
                     measure_rss = (args.memory == 'rss'
                                    and index == min(1, args.fields - 1))
                     rss_before = _reset_peak_rss() if measure_rss else None
@@ -402,6 +416,7 @@ def run_benchmark(args):
         'scarlet2_iter': args.scarlet2_iter,
         'scarlet2_morphology': args.scarlet2_morphology, 'pcr_n': args.pcr_n,
         'pcr_sigma': args.pcr_sigma, 'memory': args.memory,
+        'warmup': args.warmup,
         'wall_seconds': round(time.perf_counter() - run_start, 1),
         'max_rss_mib': round(resource.getrusage(resource.RUSAGE_SELF)
                              .ru_maxrss / 1024, 1),
