@@ -45,7 +45,8 @@ from peers.base import Unavailable  # noqa: E402
 METHODS = ('photutils', 'sep', 'scarlet2_true', 'scarlet2_photutils',
            'pcr_oracle', 'astropais')
 METHOD_NOTES = {
-    'photutils': 'SourceFinder(deblend=True), segment_flux',
+    'photutils': 'SourceFinder(deblend=True), segment_flux; kron = '
+                 'SourceCatalog.kron_flux',
     'sep': 'sep.extract(deblend), segmentation-sum flux; native = sep flux',
     'scarlet2_true': 'scarlet2 at true positions (upper bound); '
                      'native = model flux',
@@ -53,7 +54,7 @@ METHOD_NOTES = {
                           'native = model flux',
     'pcr_oracle': 'truth -> PCR encode -> decode (peaks from heatmap) on '
                   'the photutils footprint',
-    'astropais': 'PAISDeblender',
+    'astropais': 'PAISDeblender; kron = WeightedSourceCatalog.kron_flux',
 }
 # Bins: separation to the nearest true neighbour in PSF FWHM, S/N, and
 # blendedness.
@@ -76,6 +77,7 @@ class MethodRecord:
     name: str
     scores: list = field(default_factory=list)
     native_errors: list = field(default_factory=list)
+    total_errors: list = field(default_factory=list)
     seconds: float = 0.0
     megapixels: float = 0.0
     peak_bytes: float = float('nan')
@@ -396,6 +398,11 @@ def run_benchmark(args):
             if native is not None:
                 native[faint] = np.nan
                 record.native_errors.append(native)
+            if result.total_fluxes is not None:
+                # Untimed: total (Kron) fluxes, against the total flux.
+                total = _native_errors(scores, result.total_fluxes())
+                total[faint] = np.nan
+                record.total_errors.append(total)
             # Separations in PSF FWHM from here on (bins and plots use them).
             scores.true['separation'] = scores.true['separation'] / fwhm
             scores.detected['separation'] = (scores.detected['separation']
@@ -483,6 +490,9 @@ def summary_table(records, meta):
         blended = blend >= 0.1
         native = (np.concatenate(rec.native_errors) if rec.native_errors
                   else np.full(flux_err.shape, np.nan))
+        kron = (np.concatenate(rec.total_errors)
+                if len(rec.total_errors) == len(rec.scores)
+                else np.full(flux_err.shape, np.nan))
         rate = rec.seconds / rec.megapixels if rec.megapixels else np.nan
         rows.append({
             'method': name,
@@ -502,6 +512,10 @@ def summary_table(records, meta):
             'flux_err_median_blended': _nanmedian(flux_err[blended]),
             'flux_err_median_all': _nanmedian(flux_err_all),
             'native_flux_err_median': _nanmedian(native),
+            'kron_flux_err_median_blended': _nanmedian(kron[blended]),
+            'kron_flux_err_median_blended_common': (
+                _nanmedian(kron[blended & common])
+                if common is not None else np.nan),
             'deblend_err_median': _nanmedian(deblend_err),
             'deblend_err_median_blended': _nanmedian(deblend_err[blended]),
             'deblend_err_median_blended_common': (
@@ -542,6 +556,11 @@ def summary_table(records, meta):
                             f'{", ".join(TRUTH_POSITIONED)}) matched, so '
                             'the methods are compared on the same sources '
                             '(n_blended_common of them)',
+        'kron_flux_err_*': 'total-flux error |F_kron - F_true| / F_true '
+                           '(photutils SourceCatalog.kron_flux; astropais '
+                           'WeightedSourceCatalog.kron_flux, measured on '
+                           'the image minus the neighbours\' shares); '
+                           'computed outside the timed section',
         'native_flux_err_median': "with the method's own flux (SEP flux, "
                                   'scarlet2 model flux) where it has one',
         'recon_err_median': 'median over matched S/N >= 10 sources of '

@@ -70,5 +70,14 @@ def run_astropais(deblender, image, noise_sigma, *, n_sigma=1.5,
                                            np.zeros((0, 2)))
         return PeerResult(np.zeros((0, 2)), np.zeros(0), empty)
     att = segm.attribution
+
+    def kron_fluxes():
+        # Kron fluxes on the neighbour-subtracted image; catalogue row k
+        # is label k + 1, i.e. detection k.
+        from astropais import WeightedSourceCatalog
+        catalog = WeightedSourceCatalog(image, segm,
+                                        convolved_data=convolved)
+        return np.asarray(catalog.kron_flux, dtype=np.float64)
+
     return PeerResult(np.asarray(att.centres, dtype=float).reshape(-1, 2),
-                      att.fluxes(image), att)
+                      att.fluxes(image), att, total_fluxes=kron_fluxes)

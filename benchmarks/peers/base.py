@@ -28,6 +28,10 @@ class PeerResult:
     native_fluxes : `~numpy.ndarray`, shape (M,), optional
         The method's own flux estimate where it differs (SEP ``flux``,
         scarlet2 model flux).
+    total_fluxes : callable, optional
+        ``total_fluxes()`` returns a total-flux estimate per detection
+        (Kron flux); the runner calls it after the timed section, so its
+        cost is not in the method's time.
     extra_seconds : float
         Time spent in inputs this method needs from another (photutils'
         detection for scarlet2 at photutils positions), added to its time.
@@ -39,5 +43,6 @@ class PeerResult:
     fluxes: np.ndarray
     attribution: object
     native_fluxes: np.ndarray = None
+    total_fluxes: object = None
     extra_seconds: float = 0.0
     info: dict = field(default_factory=dict)

@@ -72,4 +72,6 @@ def run_photutils(image, noise_sigma, psf_fwhm_pixels, *, n_pixels=5,
     fluxes = np.asarray(cat.segment_flux, dtype=np.float64)
     att.centres = positions
     return PeerResult(positions, fluxes, att,
+                      total_fluxes=lambda: np.asarray(cat.kron_flux,
+                                                      dtype=np.float64),
                       info={'footprint': segm.data > 0})
