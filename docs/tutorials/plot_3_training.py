@@ -111,6 +111,14 @@ table.pprint(max_width=-1)
 #     astropais-train training_data --out my_model --epochs 50 \
 #         --batch-size 16 --max-minutes 600
 #
+# Three options change the recipe: ``--lr-schedule cosine`` decays the
+# learning rate to 5 % of ``--lr`` over the run; ``--init-model MODEL``
+# starts from a saved model's weights (fine-tuning, e.g. the shipped model
+# on labels from your own survey; the checksum is verified and the source
+# is recorded in the sidecar); ``--pixel-weighting signal`` weighs the
+# vector and fraction losses by ``1 + sqrt(pixel S/N)`` so that the pixels
+# carrying the flux count more than the noise-dominated outskirts.
+#
 # The console command is `astropais.cli.train.main`; we call it with
 # two epochs of two steps on a tiny network.
 
