@@ -216,9 +216,9 @@ def run_method(name, ready, scene, photutils_result, args, kernel):
     raise ValueError(f'unknown method {name!r}')
 
 
-def _native_errors(scores, native_fluxes):
+def _total_flux_errors(scores, fluxes):
     from astropais.metrics import flux_errors
-    return flux_errors(scores.true['flux'], native_fluxes, scores.match)
+    return flux_errors(scores.true['flux'], fluxes, scores.match)
 
 
 def _timed(func):
@@ -382,7 +382,7 @@ def run_benchmark(args):
                 max_separation=args.match_radius * fwhm, image=scene.image,
                 fluxes=result.fluxes, attribution=result.attribution)
             native = (None if result.native_fluxes is None else
-                      _native_errors(scores, result.native_fluxes))
+                      _total_flux_errors(scores, result.native_fluxes))
             # The split alone: against the true flux inside the common
             # (photutils) detection footprint, so the light every
             # footprint-limited method misses does not hide the deblending.
@@ -400,7 +400,7 @@ def run_benchmark(args):
                 record.native_errors.append(native)
             if result.total_fluxes is not None:
                 # Untimed: total (Kron) fluxes, against the total flux.
-                total = _native_errors(scores, result.total_fluxes())
+                total = _total_flux_errors(scores, result.total_fluxes())
                 total[faint] = np.nan
                 record.total_errors.append(total)
             # Separations in PSF FWHM from here on (bins and plots use them).
@@ -488,6 +488,9 @@ def summary_table(records, meta):
         snr = np.concatenate([s.true['snr'] for s in rec.scores])
         bright = snr >= 10
         blended = blend >= 0.1
+        # Without a common set (see _common_detected) these medians are NaN.
+        blended_common = blended & (common if common is not None
+                                    else np.zeros_like(blended))
         native = (np.concatenate(rec.native_errors) if rec.native_errors
                   else np.full(flux_err.shape, np.nan))
         kron = (np.concatenate(rec.total_errors)
@@ -513,19 +516,15 @@ def summary_table(records, meta):
             'flux_err_median_all': _nanmedian(flux_err_all),
             'native_flux_err_median': _nanmedian(native),
             'kron_flux_err_median_blended': _nanmedian(kron[blended]),
-            'kron_flux_err_median_blended_common': (
-                _nanmedian(kron[blended & common])
-                if common is not None else np.nan),
+            'kron_flux_err_median_blended_common': _nanmedian(
+                kron[blended_common]),
             'deblend_err_median': _nanmedian(deblend_err),
             'deblend_err_median_blended': _nanmedian(deblend_err[blended]),
-            'deblend_err_median_blended_common': (
-                _nanmedian(deblend_err[blended & common])
-                if common is not None else np.nan),
-            'flux_err_median_blended_common': (
-                _nanmedian(flux_err[blended & common])
-                if common is not None else np.nan),
-            'n_blended_common': (int(np.sum(blended & common & bright))
-                                 if common is not None else 0),
+            'deblend_err_median_blended_common': _nanmedian(
+                deblend_err[blended_common]),
+            'flux_err_median_blended_common': _nanmedian(
+                flux_err[blended_common]),
+            'n_blended_common': int(np.sum(blended_common & bright)),
             'recon_err_median': summary['reconstruction_error_median'],
             'frac_err_mean': summary['fraction_error_mean'],
             'seconds': rec.seconds,

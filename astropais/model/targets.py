@@ -6,13 +6,33 @@ See `astropais.model.losses` for the packed layout.
 
 import numpy as np
 
-__all__ = ['PIXEL_WEIGHTINGS', 'pack_targets', 'pixel_weights']
+__all__ = ['PIXEL_WEIGHTINGS', 'check_pixel_weighting', 'pack_targets',
+           'pixel_weights']
 
 #: Accepted values of ``pixel_weighting``.
 PIXEL_WEIGHTINGS = ('uniform', 'signal')
 
 #: Cap of the per-pixel signal-to-noise ratio in the ``'signal'`` weights.
 _MAX_PIXEL_SNR = 400.0
+
+
+def check_pixel_weighting(pixel_weighting):
+    """
+    Refuse an unknown ``pixel_weighting`` name.
+
+    Parameters
+    ----------
+    pixel_weighting : str
+        The name to check.
+
+    Raises
+    ------
+    ValueError
+        If it is not one of `PIXEL_WEIGHTINGS`.
+    """
+    if pixel_weighting not in PIXEL_WEIGHTINGS:
+        raise ValueError(f'pixel_weighting must be one of {PIXEL_WEIGHTINGS},'
+                         f' got {pixel_weighting!r}')
 
 
 def pixel_weights(image, noise_sigma, pixel_weighting='uniform'):
@@ -44,9 +64,7 @@ def pixel_weights(image, noise_sigma, pixel_weighting='uniform'):
     ValueError
         If ``pixel_weighting`` is unknown or the shapes disagree.
     """
-    if pixel_weighting not in PIXEL_WEIGHTINGS:
-        raise ValueError(f'pixel_weighting must be one of {PIXEL_WEIGHTINGS},'
-                         f' got {pixel_weighting!r}')
+    check_pixel_weighting(pixel_weighting)
     image = np.asarray(image, dtype=np.float32)
     noise_sigma = np.asarray(noise_sigma, dtype=np.float32)
     if image.ndim != 4 or noise_sigma.shape != (image.shape[0], image.shape[3]):
@@ -87,9 +105,7 @@ def pack_targets(batch, pixel_weighting='uniform'):
         If the shapes are inconsistent, a label is not finite or
         ``pixel_weighting`` is unknown.
     """
-    if pixel_weighting not in PIXEL_WEIGHTINGS:
-        raise ValueError(f'pixel_weighting must be one of {PIXEL_WEIGHTINGS},'
-                         f' got {pixel_weighting!r}')
+    check_pixel_weighting(pixel_weighting)
     heatmap = np.asarray(batch['heatmap'], dtype=np.float32)
     vectors = np.asarray(batch['vectors'], dtype=np.float32)
     slot_mask = np.asarray(batch['slot_mask'], dtype=bool)

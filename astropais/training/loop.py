@@ -16,7 +16,7 @@ import numpy as np
 
 from astropais.model.normalisation import (normalise_image,
                                            validate_normalisation)
-from astropais.model.targets import PIXEL_WEIGHTINGS, pack_targets
+from astropais.model.targets import check_pixel_weighting, pack_targets
 
 from .augment import random_dihedral
 from .checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
@@ -389,9 +389,7 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
             raise ValueError('steps_per_epoch must be >= 1')
         if not vector_scale > 0:
             raise ValueError(f'vector_scale must be > 0, got {vector_scale!r}')
-        if pixel_weighting not in PIXEL_WEIGHTINGS:
-            raise ValueError(f'pixel_weighting must be one of '
-                             f'{PIXEL_WEIGHTINGS}, got {pixel_weighting!r}')
+        check_pixel_weighting(pixel_weighting)
         if lr_schedule not in LR_SCHEDULES:
             raise ValueError(f'lr_schedule must be one of {LR_SCHEDULES}, '
                              f'got {lr_schedule!r}')
