@@ -143,7 +143,10 @@ def find_centres(heatmap, *, threshold=0.5, min_distance=1, vectors=None,
     >>> find_centres(heat).tolist()
     [[0.0, 4.0], [3.0, 1.0]]
     """
-    heatmap = _check_image('heatmap', heatmap, 2).astype(np.float64)
+    heatmap = _check_image('heatmap', heatmap, 2)
+    if heatmap.dtype not in (np.float32, np.float64):
+        # (float32 is kept: the maximum filter compares values exactly.)
+        heatmap = heatmap.astype(np.float64)
     min_distance = _check_min_distance(min_distance)
     threshold = float(threshold)
     if not np.isfinite(threshold):

@@ -219,22 +219,27 @@ def _grid_nearest(shape, centres, n, e2, block=16, chunk=2 ** 18):
     `nearest_centres` for every pixel of a grid, by blocks.
 
     For a ``block x block`` tile with centre ``q`` and half-diagonal ``h``,
-    every pixel's ``m = n + 1`` nearest centres lie within
-    ``d_m(q) + 2 h`` of ``q`` (triangle inequality), so one ball query per
-    tile gives an exact candidate list; the ``m`` nearest of each pixel are
-    then picked from it by repeated ``argmin`` (first occurrence: the
-    lower index wins ties, as candidates are sorted by index).
+    every pixel's ``m`` nearest centres lie within ``d_m(q) + 2 h`` of
+    ``q`` (triangle inequality), so one ball query per tile gives an exact
+    candidate list; the ``m`` nearest of each pixel are then picked from it
+    by repeated ``argmin`` (first occurrence: the lower index wins ties, as
+    candidates are sorted by index).  ``m`` is ``min(n, N)``, or 2 when
+    ``n = 1`` (see below).
 
-    Returns ``index`` (H*W, min(n, N)) as `nearest_centres` does, and for
-    the heatmap the "power distance" ``min_k(d_k^2 - e2[index_k])`` over
-    the kept centres (H*W,) and a flag (H*W,) for pixels where a centre
-    beyond the kept ones could have a smaller power distance (its squared
-    distance is within ``max(e2) <= 0.5`` of the nearest one).
+    Returns ``index`` (min(n, N), H, W), slot-major, ordered as
+    `nearest_centres` orders its rows, and for
+    the heatmap the "power distance" ``d_1^2 - e2[index_1]`` of the
+    nearest centre (H*W,) and a flag (H*W,) for pixels where another
+    centre could have a smaller power distance.  Such a centre ``c`` needs
+    ``d_c^2 - e2_c < d_1^2``, so ``d_c^2 < d_1^2 + max(e2)`` and, as
+    ``d_c >= d_2``, ``d_2^2 < d_1^2 + max(e2)``: the flag is that test (a
+    superset of the pixels concerned, thin strips along the bisectors,
+    solved exactly by `_heatmap`).  Hence ``m = 2`` for ``n = 1``.
     """
     ny, nx = shape
     n_centres = len(centres)
     n_keep = min(n, n_centres)
-    m = min(n + 1, n_centres)
+    m = max(n_keep, min(2, n_centres))
     ty, tx = -(-ny // block), -(-nx // block)
     offsets = np.arange(block, dtype=np.float64)
     corner = np.indices((ty, tx)).reshape(2, -1).T.astype(np.float64) * block
@@ -255,12 +260,15 @@ def _grid_nearest(shape, centres, n, e2, block=16, chunk=2 ** 18):
 
     n_pix = block * block
     tiles = np.argsort(counts, kind='stable')
-    # Results per tile, in raster order of tiles (each tile's block is
-    # contiguous), turned into an image by one transpose at the end.
+    # Results go straight into image-layout arrays (padded to whole
+    # tiles), written through (tile row, y, tile column, x) views.
     index_type = np.int32 if n_centres < 2 ** 31 - 1 else np.int64
-    out_index = np.empty((tiles.size, n_pix, n_keep), dtype=index_type)
-    out_power = np.empty((tiles.size, n_pix))
-    out_unsure = np.zeros((tiles.size, n_pix), dtype=bool)
+    out_index = np.empty((n_keep, ty * block, tx * block), dtype=index_type)
+    out_power = np.empty((ty * block, tx * block))
+    out_unsure = np.zeros((ty * block, tx * block), dtype=bool)
+    tiled_index = out_index.reshape(n_keep, ty, block, tx, block)
+    tiled_power = out_power.reshape(ty, block, tx, block)
+    tiled_unsure = out_unsure.reshape(ty, block, tx, block)
     pos = 0
     # A loop over small chunks of tiles of similar candidate counts
     # (bounded, cache-sized memory); everything inside is vectorised.
@@ -268,6 +276,7 @@ def _grid_nearest(shape, centres, n, e2, block=16, chunk=2 ** 18):
         width = int(counts[tiles[pos]])
         size = max(1, chunk // (n_pix * max(width, 1)))
         group = tiles[pos:pos + size]
+        tile_y, tile_x = np.divmod(group, tx)
         width = int(counts[group].max())
         cand = np.full((group.size, width), n_centres, dtype=index_type)
         col = np.arange(width)
@@ -285,31 +294,29 @@ def _grid_nearest(shape, centres, n, e2, block=16, chunk=2 ** 18):
         tile_of = np.repeat(np.arange(group.size) * width, n_pix)
         flat_d2 = d2.ravel()
         flat_cand = cand.ravel()
-        index = np.empty((d2.shape[0], n_keep), dtype=index_type)
-        power = np.full(d2.shape[0], np.inf)
-        for k in range(n_keep):
+        index = np.empty((n_keep, d2.shape[0]), dtype=index_type)
+        for k in range(m):
             j = np.argmin(d2, axis=-1)
             take = base + j
-            index[:, k] = flat_cand[tile_of + j]
             dist2 = flat_d2[take]
+            if k < n_keep:
+                index[k] = flat_cand[tile_of + j]
+            if k < m - 1:
+                flat_d2[take] = np.inf
             if k == 0:
+                power = dist2 - e2[index[0]]
                 nearest = dist2
-            np.minimum(power, dist2 - e2[index[:, k]], out=power)
-            flat_d2[take] = np.inf
-        out_index[group] = index.reshape(group.size, n_pix, n_keep)
-        out_power[group] = power.reshape(group.size, n_pix)
-        if m > n_keep:
-            out_unsure[group] = (d2.min(axis=-1) < nearest + max_e2).reshape(
-                group.size, n_pix)
+            elif k == 1:
+                tiled_unsure[tile_y, :, tile_x] = (
+                    dist2 < nearest + max_e2).reshape(-1, block, block)
+        for k in range(n_keep):
+            tiled_index[k, tile_y, :, tile_x] = index[k].reshape(
+                -1, block, block)
+        tiled_power[tile_y, :, tile_x] = power.reshape(-1, block, block)
         pos += group.size
 
-    def to_image(a):
-        a = a.reshape(ty, tx, block, block, -1).transpose(0, 2, 1, 3, 4)
-        a = a.reshape(ty * block, tx * block, -1)[:ny, :nx]
-        return a.reshape(ny * nx, -1)
-
-    return (to_image(out_index), to_image(out_power).ravel(),
-            to_image(out_unsure).ravel())
+    return (out_index[:, :ny, :nx], out_power[:ny, :nx].ravel(),
+            out_unsure[:ny, :nx].ravel())
 
 
 def _peak_offsets(centres):
@@ -347,25 +354,49 @@ def _heatmap(centres, power, unsure, sigma, shape):
     return heat
 
 
-def _gather_fractions(sources, index, shape, n):
-    """Per-band source flux of each pixel's n nearest sources."""
+def _fill_vectors(vectors, centres, index, rows=32):
+    """``vectors[..., :k, :] = centres[index] - (y, x)``, by row blocks.
+
+    ``index`` is slot-major, ``(k, H, W)``.  Blocks of ``rows`` image rows
+    keep the float64 intermediate in cache.
+    """
+    k, ny, nx = index.shape
+    cols = np.arange(nx, dtype=np.float64)[:, None]
+    for y0 in range(0, ny, rows):
+        y1 = min(y0 + rows, ny)
+        block = centres.take(index[:, y0:y1].transpose(1, 2, 0),
+                             axis=0)                    # (r, W, k, 2)
+        block[..., 0] -= np.arange(y0, y1, dtype=np.float64)[:, None, None]
+        block[..., 1] -= cols
+        vectors[y0:y1, :, :k] = block
+
+
+def _gather_fractions(sources, index, shape, n, positive=None):
+    """
+    Per-band source flux of each pixel's n nearest sources.
+
+    Returns an array of shape ``(n, b, H, W)``: slot-major, so that each
+    masked copy below runs over whole cut-out rows (with the slot axis
+    last, every inner loop would be ``n`` elements long).  If given,
+    ``positive`` (H, W) bool is set True wherever any source (any band) is
+    > 0, in the same pass over the cut-outs.
+    """
     n_bands = sources.n_bands
-    flux = np.zeros((*shape, n_bands, n))
-    index = index.reshape(*shape, -1)
-    if len(sources) < 2 ** 31:
-        index = index.astype(np.int32)
+    flux = np.zeros((n, n_bands, *shape))
     # A loop over sources: each one fills only the slots that name it,
     # inside its own cut-out window (total work = sum of cut-out areas).
     for i, cutout in enumerate(sources.cutouts):
         image_sl, cutout_sl = sources.slices(i)
-        hit = index[image_sl] == i
-        if not hit.any():
-            continue
         values = cutout[(Ellipsis, *cutout_sl)]
-        values = values.reshape(-1, *values.shape[-2:])
-        values = np.moveaxis(values, 0, -1)[..., None]   # (h, w, b, 1)
+        values = values.reshape(n_bands, *values.shape[-2:])  # (b, h, w)
+        hit = index[(slice(None), *image_sl)] == i             # (n, h, w)
         # Each (pixel, slot) names exactly one source: a masked copy.
-        np.copyto(flux[image_sl], values, where=hit[:, :, None, :])
+        np.copyto(flux[(slice(None), slice(None), *image_sl)], values,
+                  where=hit[:, None])
+        if positive is not None:
+            window = positive[image_sl]
+            window |= (values[0] > 0 if n_bands == 1
+                       else (values > 0).any(axis=0))
     return flux
 
 
@@ -450,10 +481,10 @@ def encode(sources, centres, *, n=3, sigma=2.0, source_mask=None):
                              f'non-negative (clip them first)')
     shape = sources.shape
     n_bands = sources.n_bands
-    total = sources.total().reshape(-1, *shape)
     given_mask = source_mask is not None
     if not given_mask:
-        source_mask = total.sum(axis=0) > 0
+        # Filled by _gather_fractions (or stays empty without sources).
+        source_mask = np.zeros(shape, dtype=bool)
     else:
         source_mask = np.asarray(source_mask)
         if source_mask.shape != shape:
@@ -472,31 +503,28 @@ def encode(sources, centres, *, n=3, sigma=2.0, source_mask=None):
 
     index, power, unsure = _grid_nearest(shape, centres, n,
                                          _peak_offsets(centres))
-    n_real = index.shape[1]
+    n_real = len(index)
     heatmap[...] = _heatmap(centres, power, unsure, sigma, shape)
     del power, unsure
 
-    index_image = index.reshape(*shape, n_real)
-    for axis, coords in enumerate((np.arange(shape[0])[:, None, None],
-                                   np.arange(shape[1])[None, :, None])):
-        np.subtract(np.ascontiguousarray(centres[:, axis]).take(index_image),
-                    coords, out=vectors[:, :, :n_real, axis],
-                    casting='same_kind')
+    _fill_vectors(vectors, centres, index)
     # Padding slots repeat the farthest real vector (masked out anyway).
     vectors[:, :, n_real:] = vectors[:, :, n_real - 1:n_real]
     slot_mask[:, :, :n_real] = True
 
-    flux = _gather_fractions(sources, index, shape, n_real)
+    flux = _gather_fractions(sources, index, shape, n_real,
+                             positive=None if given_mask else source_mask)
     del index
-    norm = flux.sum(axis=-1, keepdims=True)
-    no_flux = norm[..., 0] <= 0
+    norm = flux.sum(axis=0)
+    no_flux = norm <= 0
     norm[no_flux] = 1.0
-    flux /= norm
-    fractions[..., :n_real] = flux
+    # Divide straight into the (strided) float32 view of the output.
+    np.divide(flux, norm, out=fractions[..., :n_real].transpose(3, 2, 0, 1),
+              casting='same_kind')
     del flux, norm
     # Source pixels whose kept sources carry no flux (in a band): all of
     # it to the nearest source.
-    fractions[..., 0][no_flux & source_mask[:, :, None]] = 1.0
+    fractions[..., 0][no_flux.transpose(1, 2, 0) & source_mask[:, :, None]] = 1.0
     if given_mask:
         # (With the default mask there is no flux outside it.)
         fractions[~source_mask] = 0.0
