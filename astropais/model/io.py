@@ -449,5 +449,13 @@ class PCRNetwork:
                 batch[start:start + batch_size])
             for key in keys:
                 parts[key].append(np.asarray(result[key])[:, :h, :w])
-        return {key: np.concatenate(parts[key]).astype(np.float32)
-                for key in keys}
+        # One chunk (a lone tile) needs no concatenation, and float32
+        # outputs no second copy; a read-only backend buffer (JAX) is copied
+        # so that callers get writable arrays.
+        outputs = {}
+        for key in keys:
+            out = (parts[key][0] if len(parts[key]) == 1
+                   else np.concatenate(parts[key]))
+            out = out.astype(np.float32, copy=False)
+            outputs[key] = out if out.flags.writeable else out.copy()
+        return outputs
