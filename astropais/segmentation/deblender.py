@@ -353,6 +353,12 @@ class PAISDeblender:
         attribution = self._confine(attribution, detection.data,
                                     segment_ids[order])
         segm = WeightedSegmentationImage(attribution)
+        if 0 < segm.n_labels < attribution.n_sources:
+            # A centre that received no pixel (no vote, or outside the
+            # footprint) is not a source: renumber the others 1..N, as
+            # photutils' SourceFinder numbers its segments, so that labels,
+            # centres and catalogue rows stay one-to-one.
+            segm.relabel_consecutive()
         if segm.n_labels == 0:
             warnings.warn('No sources were found.', AstropyUserWarning)
             return None

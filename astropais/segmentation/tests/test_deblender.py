@@ -127,6 +127,21 @@ def test_known_centres(deblender, scene):
     np.testing.assert_allclose(segm.centres, centres)   # raster order
 
 
+def test_centre_without_pixels_is_dropped(deblender, scene):
+    # The last centre lies far outside the footprint: no pixel can go to
+    # it.  It must not leave a gap in the labels or a centre without a
+    # catalogue row.
+    centres = [(y, x) for y, x, _, _ in SOURCES] + [(5.0, 85.0)]
+    segm = deblender(scene, threshold=3.0, centres=centres)
+    np.testing.assert_array_equal(segm.labels, [1, 2, 3])
+    assert segm.attribution.n_sources == 3
+    np.testing.assert_allclose(segm.centres, centres[:3])
+    cat = WeightedSourceCatalog(scene, segm)
+    assert len(cat) == len(segm.centres)
+    np.testing.assert_allclose(cat.segment_flux.sum(),
+                               scene[segm.footprint].sum())
+
+
 def test_tiles_reproduce_the_whole_image_prediction(tiny_model, scene):
     # The tiny network sees 9 px around a pixel: with tiles of 32 and 12 px
     # of context, the stitched PCR equals the single-tile PCR away from the
