@@ -524,7 +524,8 @@ def encode(sources, centres, *, n=3, sigma=2.0, source_mask=None):
     del flux, norm
     # Source pixels whose kept sources carry no flux (in a band): all of
     # it to the nearest source.
-    fractions[..., 0][no_flux.transpose(1, 2, 0) & source_mask[:, :, None]] = 1.0
+    no_flux = no_flux.transpose(1, 2, 0)                   # (H, W, b)
+    fractions[..., 0][no_flux & source_mask[:, :, None]] = 1.0
     if given_mask:
         # (With the default mask there is no flux outside it.)
         fractions[~source_mask] = 0.0
