@@ -2,8 +2,8 @@
 Simulating training data and training a model
 ==============================================
 
-The model shipped with astropais was trained on simulated HST-like
-fields.  For another telescope (another PSF, pixel scale, depth or
+The model shipped with astropais was trained on simulated HST-like and
+LSST-like fields.  For another telescope (another PSF, pixel scale, depth or
 source population) you can simulate matching training data and train
 your own model, from Python or from the command line.  This tutorial does
 both with *tiny* settings (a few 32x32 crops, a few optimiser steps) so
@@ -164,6 +164,8 @@ print(f'{0 if segm is None else segm.n_labels} sources found by the '
 
 # %%
 # A real model needs far more data and steps: the shipped model's sidecar
-# (``astropais/data/pcr_model.json``) records the dataset manifest and
-# the training settings it was made with.  Labels from real images
+# (``astropais/data/pcr_model.json``) records the dataset manifests, the
+# training settings and logs of both of its stages (trained from scratch,
+# then fine-tuned with ``--init-model``) and the exact commands
+# (``reproduce``) it was made with.  Labels from real images
 # instead of simulations: :ref:`sphx_glr_generated_tutorials_plot_4_labels_scarlet2.py`.
