@@ -82,10 +82,11 @@ class PAISDeblender:
     vote_tolerance : float, optional
         A pixel's vote counts if it lands within this many pixels of a
         centre (see `astropais.pcr.decode`).  The default, 8, was chosen
-        on validation fields (seeds 1000-1019, HST- and LSST-like): the
-        shipped network's vectors are off by ~3 px (median) for the
-        nearest source and more for the others, so with a 2 px tolerance
-        many votes missed and their flux went to the nearest centre.
+        on validation fields (seeds 1000-1019, HST- and LSST-like) with
+        the first shipped network, whose vectors are off by ~3 px
+        (median) for the nearest source and more for the others, so with
+        a 2 px tolerance many votes missed and their flux went to the
+        nearest centre.
         With 8 px (the detections are unchanged) the median flux error
         of blended sources, against the true flux in the footprint, fell
         from 0.40 to 0.28 on HST-like fields and from 0.36 to 0.30 on
@@ -94,9 +95,10 @@ class PAISDeblender:
         How a slot whose vector misses every centre is attributed (see
         `astropais.pcr.decode`): ``'vote'`` drops it, ``'rank'`` gives it
         to the pixel's ``k``-th nearest centre.  'vote' is the default
-        because it gave smaller flux errors with the shipped model
+        because it gave smaller flux errors with the first shipped model
         (validation fields, seeds 1000-1005; with ``vote_tolerance=8``
-        few votes miss and the two agree closely).
+        few votes miss and the two agree closely, as they did on seeds
+        5000-5019).
     progress_bar : bool, optional
         Show a progress bar over the tiles (needs ``tqdm``).
 
