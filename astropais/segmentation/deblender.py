@@ -231,18 +231,17 @@ class PAISDeblender:
         def predict(batch):
             return self.model.predict(batch, batch_size=self.batch_size)
 
-        tile_size, overlap = self.tile_size, self.overlap
-        multiple = self.model.size_multiple
-        if max(data.shape) <= tile_size:
-            # One tile holds the image: shrink it to the image (rounded up
-            # to the pooling multiple) instead of zero-padding to a full
-            # tile; a lone tile needs no overlap.
-            tile_size = -(-max(data.shape) // multiple) * multiple
-            overlap = 0
-        out = predict_tiled(predict, normalised, tile_size, overlap,
-                            multiple=multiple,
-                            batch_size=self.batch_size,
-                            progress_bar=self.progress_bar)
+        if max(data.shape) <= self.tile_size:
+            # One tile holds the image: the network's own prediction of it
+            # (zero-padded only to the pooling multiple), no tiles.
+            out = {key: value[0]
+                   for key, value in predict(normalised[None]).items()}
+        else:
+            out = predict_tiled(predict, normalised, self.tile_size,
+                                self.overlap,
+                                multiple=self.model.size_multiple,
+                                batch_size=self.batch_size,
+                                progress_bar=self.progress_bar)
         return {'heatmap': out['heatmap'], 'vectors': out['vectors'],
                 'fractions': out['fractions'][..., 0, :]}
 
