@@ -27,6 +27,13 @@ def add_common_options(parser):
     parser.add_argument('--model', default=None, metavar='PATH',
                         help='a .keras model with its .json sidecar '
                              '(default: the model shipped with astropais)')
+    parser.add_argument('--precision', default='auto',
+                        choices=('auto', 'float32', 'bfloat16'),
+                        help="the network's arithmetic: 'auto' is bfloat16 "
+                             'on CPUs with native bfloat16 instructions, '
+                             'float32 elsewhere; float32 gives results that '
+                             'do not depend on the CPU (default: '
+                             '%(default)s)')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace existing output files')
     parser.add_argument('--progress', action='store_true',
@@ -131,6 +138,7 @@ def run(args):
                                n_pixels=args.n_pixels, model=args.model,
                                subtract_background=not args.no_background,
                                wcs=wcs, kernel_fwhm=args.kernel_fwhm,
+                               precision=args.precision,
                                progress_bar=args.progress)
         paths = {}
         if result.segmentation is not None:

@@ -76,6 +76,7 @@ def run(args):
                                n_pixels=args.n_pixels, model=args.model,
                                subtract_background=False,
                                kernel_fwhm=float(scene.psf_fwhm_pixels),
+                               precision=args.precision,
                                progress_bar=args.progress)
         paths = {'image': image_path}
         if result.segmentation is not None:

@@ -1,6 +1,7 @@
 """
 The PCR network: Keras layers and builder, losses, the fixed input
-normalisation, and safe saving/loading with a SHA-256 sidecar.
+normalisation, safe saving/loading with a SHA-256 sidecar, and the
+inference precision.
 
 Importing this package does not import Keras: the numpy parts
 (`normalise_image`, `pack_targets`, `load_model`, `PCRNetwork`) are
@@ -14,6 +15,8 @@ from .io import *  # noqa: F401,F403
 from .io import __all__ as _io_all
 from .normalisation import *  # noqa: F401,F403
 from .normalisation import __all__ as _normalisation_all
+from .precision import *  # noqa: F401,F403
+from .precision import __all__ as _precision_all
 from .targets import *  # noqa: F401,F403
 from .targets import __all__ as _targets_all
 
@@ -28,7 +31,8 @@ _LAZY = {
     'FractionOutput': 'layers', 'NumpyGlorotUniform': 'layers',
 }
 
-__all__ = [*_io_all, *_normalisation_all, *_targets_all, *_LAZY]
+__all__ = [*_io_all, *_normalisation_all, *_precision_all, *_targets_all,
+           *_LAZY]
 
 
 def __getattr__(name):

@@ -325,17 +325,47 @@ class PCRNetwork:
         The network (outputs ``heatmap``, ``vectors``, ``fractions``).
     metadata : dict
         The sidecar content (see `save_model`).
+    precision : {'float32', 'bfloat16'}, optional
+        The arithmetic ``model`` computes in (see `cast`).
     """
 
-    def __init__(self, model, metadata):
+    def __init__(self, model, metadata, precision='float32'):
         self.model = model
         self.metadata = dict(metadata)
         self.normalisation = validate_normalisation(
             self.metadata.get('normalisation'))
+        self.precision = precision
 
     def __repr__(self):
         return (f'<PCRNetwork n={self.n} n_bands={self.n_bands} '
-                f'sigma={self.sigma} tile_size={self.tile_size}>')
+                f'sigma={self.sigma} tile_size={self.tile_size} '
+                f'precision={self.precision}>')
+
+    def cast(self, precision):
+        """
+        This network computing in another precision.
+
+        Parameters
+        ----------
+        precision : {'auto', 'float32', 'bfloat16'}
+            See `~astropais.model.precision.resolve_precision`.
+
+        Returns
+        -------
+        network : `PCRNetwork`
+            ``self`` if it already computes in that precision, else a new
+            network with the same weights and metadata (``self`` is not
+            modified).
+        """
+        from .precision import cast_model, resolve_precision
+        precision = resolve_precision(precision)
+        if precision == self.precision:
+            return self
+        if self.precision != 'float32':
+            raise ValueError(f'cannot cast a {self.precision} network; '
+                             'cast the float32 one')
+        return PCRNetwork(cast_model(self.model, precision), self.metadata,
+                          precision)
 
     @property
     def n(self):

@@ -74,7 +74,8 @@ def detection_kernel(fwhm):
 
 def deblend_field(data, *, nsigma=1.5, n_pixels=5, model=None,
                   subtract_background=True, wcs=None, mask=None,
-                  deblender=None, kernel_fwhm=None, progress_bar=False):
+                  deblender=None, kernel_fwhm=None, precision='auto',
+                  progress_bar=False):
     """
     Detect, deblend and measure the sources of an image.
 
@@ -95,8 +96,8 @@ def deblend_field(data, *, nsigma=1.5, n_pixels=5, model=None,
     mask : 2-D array_like of bool, optional
         Pixels to ignore.
     deblender : `PAISDeblender`, optional
-        A configured deblender (then ``n_pixels`` and ``model`` are
-        ignored).
+        A configured deblender (then ``n_pixels``, ``model`` and
+        ``precision`` are ignored).
     kernel_fwhm : float, optional
         If given, sources are detected on the image smoothed with a
         Gaussian kernel of this FWHM in pixels (ideally the PSF's; photutils'
@@ -125,6 +126,7 @@ def deblend_field(data, *, nsigma=1.5, n_pixels=5, model=None,
     threshold = nsigma * noise
     if deblender is None:
         deblender = PAISDeblender(n_pixels, model=model,
+                                  precision=precision,
                                   progress_bar=progress_bar)
     convolved = None
     if kernel_fwhm is not None:

@@ -98,3 +98,22 @@ def test_demo_without_shipped_model_explains(tmp_path, capsys, monkeypatch):
     status = main(['demo', '--size', '64', '-o', str(tmp_path)])
     assert status == 2
     assert 'model' in capsys.readouterr().err
+
+
+def test_precision_option(tmp_path, model_path, capsys):
+    image, _ = gaussian_scene((48, 56), [(24, 22, 2.5, 900.0),
+                                         (26, 29, 2.0, 400.0)], noise=1.0)
+    path = tmp_path / 'pair.fits'
+    fits.PrimaryHDU(image).writeto(path)
+    fluxes = []
+    for precision in ('float32', 'bfloat16'):
+        out = tmp_path / precision
+        assert main(['deblend', str(path), '--threshold', '3', '-o', str(out),
+                     '--model', model_path, '--precision', precision]) == 0
+        segm, _, table = check_products(out, 'pair')
+        fluxes.append(float(np.sum(table['segment_flux'])))
+    # Either way every footprint pixel's flux is handed out once.
+    np.testing.assert_allclose(fluxes[0], fluxes[1], rtol=1e-9)
+    with pytest.raises(SystemExit):
+        main(['deblend', str(path), '--precision', 'float64'])
+    assert 'invalid choice' in capsys.readouterr().err

@@ -170,7 +170,8 @@ def test_image_smaller_than_a_tile_is_one_unpadded_tile(tiny_model, scene):
     # The default tile (>= 256 px) would zero-pad this 70 x 90 image to a
     # full tile; an image that fits one tile is predicted as it is (padded
     # only to the pooling multiple): the network's own prediction.
-    deblender = PAISDeblender(n_pixels=5, model=tiny_model)
+    deblender = PAISDeblender(n_pixels=5, model=tiny_model,
+                              precision='float32')
     assert max(scene.shape) < deblender.tile_size
     pcr = deblender.predict_pcr(scene, 1.0)
     direct = tiny_model.predict(tiny_model.normalise(scene[None, ..., None],
@@ -233,7 +234,8 @@ def _shipped_model_exists():
 
 @pytest.mark.skipif(not _shipped_model_exists(),
                     reason='no model is shipped in astropais/data yet')
-def test_shipped_model_pair_fluxes_beat_photutils():
+@pytest.mark.parametrize('precision', ['float32', 'bfloat16'])
+def test_shipped_model_pair_fluxes_beat_photutils(precision):
     # Acceptance: the shipped model (its checksum is verified on loading)
     # deblends two overlapping sources -- a bright one and one 8x fainter,
     # 7 px apart -- with weighted fluxes whose median error over ten noise
@@ -243,7 +245,8 @@ def test_shipped_model_pair_fluxes_beat_photutils():
 
     from astropais.model import default_model_path, load_model
     network = load_model(default_model_path())
-    deblender = PAISDeblender(n_pixels=5, model=network)
+    deblender = PAISDeblender(n_pixels=5, model=network, precision=precision)
+    assert deblender.precision == precision
     sources = [(40, 38, 3.0, 8000.0), (40, 45, 2.0, 1000.0)]
     ours, theirs = [], []
     for seed in range(1, 11):
@@ -264,6 +267,21 @@ def test_shipped_model_pair_fluxes_beat_photutils():
     ours, theirs = np.array(ours), np.array(theirs)
     assert np.all(np.median(ours, axis=0) < 0.05), ours
     assert np.all(np.median(ours, axis=0) < np.median(theirs, axis=0))
+
+
+def test_precision_option(tiny_model, scene):
+    half = PAISDeblender(n_pixels=5, model=tiny_model, precision='bfloat16')
+    assert half.precision == 'bfloat16' and "precision='bfloat16'" in repr(
+        half)
+    assert tiny_model.precision == 'float32'     # the caller's is unchanged
+    segm = half(scene, threshold=3.0)
+    cat = WeightedSourceCatalog(scene, segm)
+    np.testing.assert_allclose(cat.segment_flux.sum(),
+                               scene[segm.footprint].sum())
+    full = PAISDeblender(n_pixels=5, model=tiny_model, precision='float32')
+    assert full.model is tiny_model
+    with pytest.raises(ValueError, match='precision'):
+        PAISDeblender(n_pixels=5, model=tiny_model, precision='double')
 
 
 def test_convolved_data_sets_the_footprint(deblender, scene):
