@@ -64,11 +64,13 @@ def run_astropais(deblender, image, noise_sigma, *, n_sigma=1.5,
         from astropy.convolution import convolve
         convolved = convolve(image, kernel, normalize_kernel=True)
     segm = deblender(image, n_sigma * noise_sigma, convolved_data=convolved)
+    # The configuration (precision included) goes into the run's meta.json.
+    info = {'configuration': repr(deblender)}
     if segm is None:  # nothing detected
         from astropais.metrics import attribution_from_label_map
         empty = attribution_from_label_map(np.zeros(image.shape, dtype=int),
                                            np.zeros((0, 2)))
-        return PeerResult(np.zeros((0, 2)), np.zeros(0), empty)
+        return PeerResult(np.zeros((0, 2)), np.zeros(0), empty, info=info)
     att = segm.attribution
 
     def kron_fluxes():
@@ -80,4 +82,5 @@ def run_astropais(deblender, image, noise_sigma, *, n_sigma=1.5,
         return np.asarray(catalog.kron_flux, dtype=np.float64)
 
     return PeerResult(np.asarray(att.centres, dtype=float).reshape(-1, 2),
-                      att.fluxes(image), att, total_fluxes=kron_fluxes)
+                      att.fluxes(image), att, total_fluxes=kron_fluxes,
+                      info=info)

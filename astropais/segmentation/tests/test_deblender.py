@@ -280,6 +280,9 @@ def test_precision_option(tiny_model, scene):
                                scene[segm.footprint].sum())
     full = PAISDeblender(n_pixels=5, model=tiny_model, precision='float32')
     assert full.model is tiny_model
+    # The field of view (hence the tile overlap) is measured in float32.
+    assert half.field_of_view_radius() == full.field_of_view_radius()
+    assert half.overlap == full.overlap
     with pytest.raises(ValueError, match='precision'):
         PAISDeblender(n_pixels=5, model=tiny_model, precision='double')
 
