@@ -110,8 +110,12 @@ for precision in ('float32', 'bfloat16'):
     runs[precision] = timed(data, threshold=2.0 * noise_sigma)
     print(f'{precision:8s}: {time.perf_counter() - start:.2f} s, '
           f'{runs[precision].n_labels} sources')
-same = np.array_equal(runs['float32'].centres, runs['bfloat16'].centres)
-print(f'same centres: {same}')
+# Centres are refined with the predicted vectors, so they move slightly:
+from scipy.spatial import cKDTree
+
+shift, _ = cKDTree(runs['bfloat16'].centres).query(runs['float32'].centres)
+print(f'centre shifts float32 -> bfloat16: median {np.median(shift):.3f} px,'
+      f' max {shift.max():.3f} px')
 
 # %%
 # What takes memory
