@@ -4,6 +4,7 @@ cannot rot: two 64x64 fields, every installed peer except scarlet2 (whose
 JIT compilation alone takes longer than this test may).
 """
 
+import importlib
 import importlib.util
 import os
 
@@ -97,3 +98,38 @@ def test_unknown_method_is_an_error():
     with pytest.raises(ValueError, match='unknown methods'):
         runner.run_benchmark(runner.build_parser().parse_args(
             ['--methods', 'photutils,nonsense', '--fields', '1']))
+
+
+def test_attribution_floor_script(capsys):
+    # benchmarks/attribution_floor.py: the ideal split hands out exactly the
+    # flux of the method's own footprint, and the script prints one row per
+    # method.
+    import sys
+    sys.path.insert(0, os.path.dirname(RUN_PY))
+    try:
+        floor = importlib.import_module('attribution_floor')
+        runner = floor.run
+        from astropais.metrics import score_field
+        args = runner.build_parser().parse_args(
+            ['--preset', 'hst', '--size', '64', '--density', '3000'])
+        scene = runner.make_field(args, 0)
+        fwhm = float(scene.psf_fwhm_pixels)
+        result = floor.photutils_peer.run_photutils(
+            scene.image, scene.noise_sigma, fwhm)
+        scores = score_field(scene.sources, scene.centres, result.positions,
+                             noise_sigma=scene.noise_sigma,
+                             max_separation=1.5 * fwhm)
+        assert len(scores.match.true_index) > 1
+        ideal = floor.ideal_fluxes(result, scene, scores.match)
+        matched = scores.match.detected_index
+        np.testing.assert_allclose(
+            np.nansum(ideal[matched]),
+            scene.image[result.info['footprint']].sum(), rtol=1e-9)
+        assert np.all(np.isnan(np.delete(ideal, matched)))
+        assert floor.main(['--preset', 'hst', '--fields', '1', '--size', '64',
+                           '--density', '3000']) == 0
+    finally:
+        sys.path.remove(os.path.dirname(RUN_PY))
+    out = capsys.readouterr().out
+    for name in ('photutils', 'sep', 'astropais'):
+        assert f'{name} ' in out and 'ideal split' in out

@@ -1,0 +1,124 @@
+"""
+How much of each method's blended-source flux error comes from what it
+detected, and how much from how it split the light.
+
+For every method's own detections on the benchmark's fields, the *ideal
+split* shares each pixel of the method's own footprint among its detections
+that match a true source, in proportion to the true images of the sources
+they match (`astropais.metrics.attribution_from_source_images`; spurious
+detections get nothing, undetected sources' light stays with the detected
+ones).  Its median error over the blended sources is the floor a perfect
+attribution would reach with those detections: the rest of the method's
+error is its attribution.  Both are scored exactly as ``benchmarks/run.py``
+scores ``deblend_err_median_blended`` (matched sources with blendedness >=
+0.1 and S/N >= 10, against the true flux inside photutils' footprint, same
+matching radius).
+
+Usage (the field options are those of ``benchmarks/run.py``)::
+
+    python benchmarks/attribution_floor.py --preset hst --fields 20
+    python benchmarks/attribution_floor.py --preset hst --fields 40 \\
+        --seed 3000 --density 1500
+
+prints, per method, the number of blended sources scored, the median
+split error and the median error of the ideal split.
+"""
+
+import sys
+import warnings
+
+import numpy as np
+
+import run
+from peers import astropais_peer, photutils_peer, sep_peer
+
+_METHODS = ('photutils', 'sep', 'astropais')
+
+
+def ideal_fluxes(result, scene, match):
+    """
+    Fluxes of a perfect split of a method's own footprint among its
+    detections that match a true source (NaN for the others).
+
+    Parameters
+    ----------
+    result : `peers.base.PeerResult`
+        The method's result (positions and attribution).
+    scene : `astropais.simulation.Scene`
+        The field, with its true source images.
+    match : `astropais.metrics.SourceMatch`
+        The matching of the method's detections to true sources.
+
+    Returns
+    -------
+    fluxes : `~numpy.ndarray`
+        One flux per detection.
+    """
+    from astropais.metrics import attribution_from_source_images
+    from astropais.pcr import SourceImages
+
+    footprint = np.zeros(scene.image.shape, dtype=bool)
+    footprint.flat[result.attribution.pixels] = True
+    models = SourceImages(scene.image.shape,
+                          [scene.sources.cutouts[t] for t in match.true_index],
+                          scene.sources.origins[match.true_index])
+    positions = np.asarray(result.positions).reshape(-1, 2)
+    attribution = attribution_from_source_images(
+        models, footprint, positions[match.detected_index])
+    fluxes = np.full(len(positions), np.nan)
+    fluxes[match.detected_index] = attribution.fluxes(scene.image)
+    return fluxes
+
+
+def main(argv=None):
+    from astropais.metrics import flux_errors, footprint_fluxes, score_field
+
+    args = run.build_parser().parse_args(argv)
+    deblender = astropais_peer.available(args.n_pixels)
+    errors = {name: ([], []) for name in _METHODS}
+    for index in range(args.fields):
+        scene = run.make_field(args, index)
+        fwhm = float(scene.psf_fwhm_pixels)
+        kernel = photutils_peer.detection_kernel(fwhm)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            results = {
+                'photutils': photutils_peer.run_photutils(
+                    scene.image, scene.noise_sigma, fwhm,
+                    n_pixels=args.n_pixels, n_sigma=args.n_sigma),
+                'sep': sep_peer.run_sep(scene.image, scene.noise_sigma,
+                                        kernel, n_pixels=args.n_pixels,
+                                        n_sigma=args.n_sigma),
+                'astropais': astropais_peer.run_astropais(
+                    deblender, scene.image, scene.noise_sigma,
+                    n_sigma=args.n_sigma, kernel=kernel)}
+        truth = footprint_fluxes(scene.sources,
+                                 results['photutils'].info['footprint'])
+        for name, result in results.items():
+            scores = score_field(scene.sources, scene.centres,
+                                 result.positions,
+                                 noise_sigma=scene.noise_sigma,
+                                 max_separation=args.match_radius * fwhm,
+                                 image=scene.image, fluxes=result.fluxes,
+                                 attribution=result.attribution)
+            scored = (scores.true['detected']
+                      & (scores.true['blendedness'] >= 0.1)
+                      & (scores.true['snr'] >= run.MEASURABLE_SNR))
+            real = flux_errors(truth, result.fluxes, scores.match)
+            ideal = flux_errors(truth, ideal_fluxes(result, scene,
+                                                    scores.match),
+                                scores.match)
+            errors[name][0].append(np.abs(real[scored]))
+            errors[name][1].append(np.abs(ideal[scored]))
+    print(f'{args.fields} {args.preset} fields, seeds {args.seed}-'
+          f'{args.seed + args.fields - 1}, density {args.density}')
+    for name, (real, ideal) in errors.items():
+        real, ideal = np.concatenate(real), np.concatenate(ideal)
+        print(f'{name:10s} blended sources {real.size:4d}: split error '
+              f'{np.nanmedian(real):.3f}, ideal split of its own detections '
+              f'{np.nanmedian(ideal):.3f}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
