@@ -30,8 +30,9 @@ import warnings
 import numpy as np
 
 import run
-from peers import astropais_peer, photutils_peer, sep_peer
+from peers import photutils_peer
 
+# photutils first: the others are scored against its footprint.
 _METHODS = ('photutils', 'sep', 'astropais')
 
 
@@ -74,24 +75,24 @@ def main(argv=None):
     from astropais.metrics import flux_errors, footprint_fluxes, score_field
 
     args = run.build_parser().parse_args(argv)
-    deblender = astropais_peer.available(args.n_pixels)
-    errors = {name: ([], []) for name in _METHODS}
+    ready, skipped = run.check_peers(args, list(_METHODS))
+    for name, why in skipped.items():
+        print(f'[skip] {name}: {why}')
+    if 'photutils' not in ready:
+        raise SystemExit('photutils is needed (its footprint defines the '
+                         'true fluxes)')
+    errors = {name: ([], []) for name in ready}
     for index in range(args.fields):
         scene = run.make_field(args, index)
         fwhm = float(scene.psf_fwhm_pixels)
         kernel = photutils_peer.detection_kernel(fwhm)
+        results = {}
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
-            results = {
-                'photutils': photutils_peer.run_photutils(
-                    scene.image, scene.noise_sigma, fwhm,
-                    n_pixels=args.n_pixels, n_sigma=args.n_sigma),
-                'sep': sep_peer.run_sep(scene.image, scene.noise_sigma,
-                                        kernel, n_pixels=args.n_pixels,
-                                        n_sigma=args.n_sigma),
-                'astropais': astropais_peer.run_astropais(
-                    deblender, scene.image, scene.noise_sigma,
-                    n_sigma=args.n_sigma, kernel=kernel)}
+            for name in ready:
+                results[name] = run.run_method(name, ready, scene,
+                                               results.get('photutils'),
+                                               args, kernel)
         truth = footprint_fluxes(scene.sources,
                                  results['photutils'].info['footprint'])
         for name, result in results.items():
