@@ -216,6 +216,40 @@ def run_method(name, ready, scene, photutils_result, args, kernel):
     raise ValueError(f'unknown method {name!r}')
 
 
+def score_result(scene, result, photutils_result, args):
+    """
+    Score one method's result on one field.
+
+    Detections are matched to the true sources within ``args.match_radius``
+    PSF FWHM (`astropais.metrics.score_field`); ``deblend_error`` is the
+    relative flux error against the true flux inside photutils' detection
+    footprint (the split alone: the light every footprint-limited method
+    misses does not hide the deblending); the flux, reconstruction and
+    deblend errors of sources below `MEASURABLE_SNR` are NaN (all kept
+    under ``<key>_all``).  Separations are in pixels.
+
+    Returns
+    -------
+    scores : `astropais.metrics.FieldScores`
+    """
+    from astropais.metrics import flux_errors, footprint_fluxes, score_field
+
+    fwhm = float(scene.psf_fwhm_pixels)
+    scores = score_field(
+        scene.sources, scene.centres, result.positions,
+        noise_sigma=scene.noise_sigma,
+        max_separation=args.match_radius * fwhm, image=scene.image,
+        fluxes=result.fluxes, attribution=result.attribution)
+    scores.true['deblend_error'] = flux_errors(
+        footprint_fluxes(scene.sources, photutils_result.info['footprint']),
+        result.fluxes, scores.match)
+    faint = scores.true['snr'] < MEASURABLE_SNR
+    for key in ('flux_error', 'reconstruction_error', 'deblend_error'):
+        scores.true[key + '_all'] = scores.true[key].copy()
+        scores.true[key][faint] = np.nan
+    return scores
+
+
 def _total_flux_errors(scores, fluxes):
     from astropais.metrics import flux_errors
     return flux_errors(scores.true['flux'], fluxes, scores.match)
@@ -299,8 +333,6 @@ def run_benchmark(args):
     meta : dict
         Run description (configuration, time, versions).
     """
-    from astropais.metrics import flux_errors, footprint_fluxes, score_field
-
     methods = [m.strip() for m in args.methods.split(',') if m.strip()]
     unknown = set(methods) - set(METHODS)
     if unknown:
@@ -376,25 +408,10 @@ def run_benchmark(args):
                     record.info[key] = value
             record.seconds += seconds
             record.megapixels += mpix
-            scores = score_field(
-                scene.sources, scene.centres, result.positions,
-                noise_sigma=scene.noise_sigma,
-                max_separation=args.match_radius * fwhm, image=scene.image,
-                fluxes=result.fluxes, attribution=result.attribution)
+            scores = score_result(scene, result, photutils_result, args)
             native = (None if result.native_fluxes is None else
                       _total_flux_errors(scores, result.native_fluxes))
-            # The split alone: against the true flux inside the common
-            # (photutils) detection footprint, so the light every
-            # footprint-limited method misses does not hide the deblending.
-            scores.true['deblend_error'] = flux_errors(
-                footprint_fluxes(scene.sources,
-                                 photutils_result.info['footprint']),
-                result.fluxes, scores.match)
             faint = scores.true['snr'] < MEASURABLE_SNR
-            for key in ('flux_error', 'reconstruction_error',
-                        'deblend_error'):
-                scores.true[key + '_all'] = scores.true[key].copy()
-                scores.true[key][faint] = np.nan
             if native is not None:
                 native[faint] = np.nan
                 record.native_errors.append(native)
