@@ -27,8 +27,9 @@ def add_common_options(parser):
     parser.add_argument('--model', default=None, metavar='PATH',
                         help='a .keras model with its .json sidecar '
                              '(default: the model shipped with astropais)')
-    parser.add_argument('--precision', default='auto',
-                        choices=('auto', 'float32', 'bfloat16'),
+    from astropais.model.precision import PRECISIONS
+
+    parser.add_argument('--precision', default='auto', choices=PRECISIONS,
                         help="the network's arithmetic: 'auto' is bfloat16 "
                              'on CPUs with native bfloat16 instructions, '
                              'float32 elsewhere; float32 gives results that '

@@ -157,7 +157,6 @@ class PAISDeblender:
         self.progress_bar = bool(progress_bar)
         network = _load(model)
         self.model = network.cast(precision)
-        self.precision = self.model.precision
         # The field of view is probed in float32: bfloat16 rounding could
         # hide the faint far edge of an impulse response.
         self._probe_model = network
@@ -218,6 +217,11 @@ class PAISDeblender:
             size *= 2
         self._fov_radius = int(radius)
         return self._fov_radius
+
+    @property
+    def precision(self):
+        """The network's arithmetic: ``'float32'`` or ``'bfloat16'``."""
+        return self.model.precision
 
     def __repr__(self):
         return (f'{type(self).__name__}(n_pixels={self.n_pixels}, '
