@@ -132,7 +132,7 @@ class DatasetCollection(ManifestProperties):
             yield batch
 
 
-def read_datasets(directories, *, verify=True):
+def read_datasets(directories, *, verify=True, in_memory=False):
     """
     Open one or several datasets as a single training set.
 
@@ -142,6 +142,9 @@ def read_datasets(directories, *, verify=True):
         Dataset directories.
     verify : bool, optional
         Check each shard's SHA-256 when it is loaded.
+    in_memory : bool, optional
+        Keep every shard decoded in memory after its first read (see
+        `~astropais.datasets.Dataset`).
 
     Returns
     -------
@@ -151,5 +154,6 @@ def read_datasets(directories, *, verify=True):
     if isinstance(directories, (str, bytes)) or hasattr(directories,
                                                         '__fspath__'):
         directories = [directories]
-    parts = [read_dataset(d, verify=verify) for d in directories]
+    parts = [read_dataset(d, verify=verify, in_memory=in_memory)
+             for d in directories]
     return parts[0] if len(parts) == 1 else DatasetCollection(parts)

@@ -161,6 +161,36 @@ def test_iter_batches_holds_one_shard_at_a_time(tmp_path, monkeypatch):
     assert sorted(loads) == [0, 1, 2]  # each shard decoded exactly once
 
 
+def test_in_memory_decodes_each_shard_once_over_epochs(tmp_path,
+                                                     monkeypatch):
+    from astropais.datasets import _format as fmt
+    rng = np.random.default_rng(3)
+    samples = [make_sample(rng) for _ in range(9)]
+    write(tmp_path / 'ds', samples, shard_size=3)
+    reads = []
+    original = fmt.read_npz
+
+    def spy(path):
+        reads.append(path.name)
+        return original(path)
+    monkeypatch.setattr(fmt, 'read_npz', spy)
+    cached = read_dataset(tmp_path / 'ds', in_memory=True)
+    epochs = [list(cached.iter_batches(2, seed=epoch)) for epoch in range(3)]
+    assert sorted(reads) == ['shard-00000.npz', 'shard-00001.npz',
+                             'shard-00002.npz']  # decoded once in 3 epochs
+    streamed = read_dataset(tmp_path / 'ds')
+    for epoch, got in enumerate(epochs):
+        want = list(streamed.iter_batches(2, seed=epoch))
+        assert len(got) == len(want)
+        for a, b in zip(got, want):
+            assert a.keys() == b.keys()
+            for key in a:
+                np.testing.assert_array_equal(a[key], b[key])
+    for i, want in enumerate(samples):
+        assert_sample_equal(cached[i], want)
+    assert len(reads) > 3  # the streamed dataset decodes shards again
+
+
 def test_resume_appends(tmp_path):
     rng = np.random.default_rng(4)
     samples = [make_sample(rng) for _ in range(7)]

@@ -125,6 +125,27 @@ def test_several_datasets_are_one_training_set(dataset):
     assert sorted(indices) == list(range(16))
 
 
+def test_in_memory_training_matches_streamed(dataset, straight_run,
+                                             tmp_path):
+    # --in-memory changes where decoded shards live, not the run: same
+    # batches, same losses, same weights as the streamed straight run.
+    out = tmp_path / 'cached'
+    assert main([str(dataset), '--out', str(out), '--epochs', '3',
+                 '--in-memory', *SMALL]) == 0
+    want, got = _read_log(straight_run), _read_log(out)
+    for a, b in zip(got, want):
+        assert float(a['loss']) == pytest.approx(float(b['loss']), rel=1e-5)
+        assert float(a['val_loss']) == pytest.approx(float(b['val_loss']),
+                                                     rel=1e-5)
+    from astropais.model import load_model
+    weights = [load_model(path / 'model.keras').model.get_weights()
+               for path in (straight_run, out)]
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert main([str(tmp_path / 'missing'), '--out', str(tmp_path / 'x'),
+                 '--in-memory', *SMALL]) == 1
+
+
 def test_split_indices_is_a_partition():
     train_idx, val_idx = split_indices(10, 0.25, seed=1)
     assert len(val_idx) == 2 or len(val_idx) == 3
