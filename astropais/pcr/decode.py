@@ -18,6 +18,8 @@ import warnings
 import numpy as np
 from astropy.utils.exceptions import AstropyUserWarning
 from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from .sparse import PixelAttribution
@@ -34,7 +36,9 @@ def _check_image(name, value, ndim):
         raise ValueError(f'{name} must be {ndim}-D, got shape {value.shape}')
     if not np.issubdtype(value.dtype, np.number):
         raise ValueError(f'{name} is not numeric (dtype {value.dtype})')
-    if not np.all(np.isfinite(value)):
+    # A finite sum proves every value finite (one cheap pass); only a
+    # non-finite sum (NaN/inf, or an overflow) needs the element-wise check.
+    if not np.isfinite(value.sum()) and not np.all(np.isfinite(value)):
         raise ValueError(f'{name} has NaN or inf values')
     return value
 
@@ -48,14 +52,50 @@ def _check_min_distance(min_distance):
     return int(min_distance)
 
 
-def _plateau_representatives(candidates):
-    """One pixel per 8-connected plateau: the member nearest its centroid."""
-    components, n_comp = ndimage.label(candidates, structure=np.ones((3, 3)))
-    flat = np.flatnonzero(components)
-    if n_comp == 0:
+def _local_maxima(heatmap, threshold, min_distance):
+    """
+    Flat indices, in raster order, of the pixels at least ``threshold``
+    that equal the maximum of their ``(2 min_distance + 1)`` square window
+    (the window padded with ``-inf``).
+
+    Only pixels above the threshold can qualify, and they are few, so their
+    windows are gathered directly instead of max-filtering the whole image
+    (the same set as ``heatmap == ndimage.maximum_filter(...)``).
+    """
+    above = heatmap >= threshold
+    flat = np.flatnonzero(above)
+    if flat.size > heatmap.size // 16:
+        # A low threshold: filtering the image is cheaper than gathering.
+        window = ndimage.maximum_filter(heatmap, size=2 * min_distance + 1,
+                                        mode='constant', cval=-np.inf)
+        return np.flatnonzero(above & (heatmap == window))
+    if flat.size == 0:
         return flat
-    comp = components.ravel()[flat] - 1
-    yy, xx = np.unravel_index(flat, candidates.shape)
+    r = min_distance
+    padded = np.pad(heatmap, r, mode='constant', constant_values=-np.inf)
+    width = padded.shape[1]
+    yy, xx = np.divmod(flat, heatmap.shape[1])
+    centre = (yy + r) * width + (xx + r)
+    dy, dx = np.mgrid[-r:r + 1, -r:r + 1]
+    window = padded.ravel()[centre[:, None] + (dy * width + dx).ravel()]
+    return flat[heatmap.ravel()[flat] >= window.max(axis=1)]
+
+
+def _plateau_representatives(flat, shape):
+    """
+    One pixel per 8-connected plateau of the candidate pixels ``flat``
+    (sorted flat indices): the member nearest its centroid.
+    """
+    if flat.size < 2:
+        return flat
+    coords = np.column_stack(np.unravel_index(flat, shape))
+    pairs = cKDTree(coords).query_pairs(1, p=np.inf, output_type='ndarray')
+    if pairs.size == 0:
+        return flat
+    n_comp, comp = connected_components(
+        coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])),
+                   shape=(flat.size, flat.size)), directed=False)
+    yy, xx = coords[:, 0], coords[:, 1]
     count = np.bincount(comp, minlength=n_comp)
     cy = np.bincount(comp, weights=yy, minlength=n_comp) / count
     cx = np.bincount(comp, weights=xx, minlength=n_comp) / count
@@ -151,10 +191,8 @@ def find_centres(heatmap, *, threshold=0.5, min_distance=1, vectors=None,
     threshold = float(threshold)
     if not np.isfinite(threshold):
         raise ValueError(f'threshold must be finite, got {threshold}')
-    window = ndimage.maximum_filter(heatmap, size=2 * min_distance + 1,
-                                    mode='constant', cval=-np.inf)
-    candidates = (heatmap == window) & (heatmap >= threshold)
-    flat = _plateau_representatives(candidates)
+    flat = _plateau_representatives(
+        _local_maxima(heatmap, threshold, min_distance), heatmap.shape)
     flat = _suppress_close(flat, heatmap.ravel()[flat], heatmap.shape,
                            min_distance)
     centres = np.column_stack(np.unravel_index(flat, heatmap.shape)

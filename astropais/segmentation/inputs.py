@@ -129,7 +129,7 @@ def prepare_image(data, mask=None):
     return PreparedImage(data, full_mask, unit, error, wcs)
 
 
-def estimate_noise(image, footprint=None):
+def estimate_noise(image, footprint=None, max_samples=None):
     """
     The background noise sigma of an image.
 
@@ -139,6 +139,12 @@ def estimate_noise(image, footprint=None):
         The image.
     footprint : `~numpy.ndarray` of bool, optional
         Source pixels to leave out of the estimate.
+    max_samples : int, optional
+        Estimate from at most about this many background pixels, evenly
+        spaced in raster order (every ``ceil(N / max_samples)``-th of the
+        ``N`` usable ones); the relative standard error of the median
+        absolute deviation is about ``1.2 / sqrt(samples)``, 0.9 % for
+        ``2**14``.  Default: every usable pixel.
 
     Returns
     -------
@@ -160,6 +166,8 @@ def estimate_noise(image, footprint=None):
     values = image.data[usable]
     if values.size == 0:
         return np.nan
+    if max_samples is not None and values.size > max_samples:
+        values = values[::-(-values.size // int(max_samples))]
     return float(mad_std(values))
 
 
