@@ -161,8 +161,8 @@ def test_iter_batches_holds_one_shard_at_a_time(tmp_path, monkeypatch):
     assert sorted(loads) == [0, 1, 2]  # each shard decoded exactly once
 
 
-def test_in_memory_decodes_each_shard_once_over_epochs(tmp_path,
-                                                     monkeypatch):
+def test_in_memory_decodes_each_shard_once_over_epochs(
+        tmp_path, monkeypatch):
     from astropais.datasets import _format as fmt
     rng = np.random.default_rng(3)
     samples = [make_sample(rng) for _ in range(9)]
