@@ -156,7 +156,18 @@ def estimate_noise(image, footprint=None, max_samples=None):
         outside the footprint, unbiased for Gaussian noise, where a 3-sigma
         clipped standard deviation reads ~1.5 % low).  NaN if there are no
         usable pixels.
+
+    Raises
+    ------
+    ValueError
+        If ``max_samples`` is not a positive integer or None.
     """
+    if max_samples is not None and (
+            isinstance(max_samples, bool)
+            or not isinstance(max_samples, (int, np.integer))
+            or max_samples < 1):
+        raise ValueError(f'max_samples must be a positive integer or None, '
+                         f'got {max_samples!r}')
     usable = ~image.mask
     if image.error is not None:
         values = image.error[usable]

@@ -164,6 +164,9 @@ def test_noise_estimate_is_robust():
                                     rel=0.03)
     assert estimate_noise(image, footprint, max_samples=10**6) == \
         estimate_noise(image, footprint)
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(ValueError, match='max_samples'):
+            estimate_noise(image, max_samples=bad)
     image.mask[:] = True
     assert np.isnan(estimate_noise(image))
     assert np.isnan(estimate_noise(image, max_samples=10))
