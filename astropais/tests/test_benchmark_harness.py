@@ -109,16 +109,12 @@ def test_attribution_floor_script(capsys):
     try:
         floor = importlib.import_module('attribution_floor')
         runner = floor.run
-        from astropais.metrics import score_field
         args = runner.build_parser().parse_args(
             ['--preset', 'hst', '--size', '64', '--density', '3000'])
         scene = runner.make_field(args, 0)
-        fwhm = float(scene.psf_fwhm_pixels)
-        result = floor.photutils_peer.run_photutils(
-            scene.image, scene.noise_sigma, fwhm)
-        scores = score_field(scene.sources, scene.centres, result.positions,
-                             noise_sigma=scene.noise_sigma,
-                             max_separation=1.5 * fwhm)
+        # Run and matched as the runner (and the script) run and match.
+        result = runner.run_method('photutils', {}, scene, None, args, None)
+        scores = runner.score_result(scene, result, result, args)
         assert len(scores.match.true_index) > 1
         ideal = floor.ideal_fluxes(result, scene, scores.match)
         matched = scores.match.detected_index
