@@ -79,6 +79,7 @@ class MethodRecord:
     native_errors: list = field(default_factory=list)
     total_errors: list = field(default_factory=list)
     seconds: float = 0.0
+    first_call_seconds: float = 0.0
     megapixels: float = 0.0
     peak_bytes: float = float('nan')
     info: dict = field(default_factory=dict)
@@ -133,6 +134,16 @@ def build_parser():
                         'absorbs model loading, tracing and JIT '
                         'compilation; its time is recorded as '
                         'warmup_seconds in meta.json)')
+    p.add_argument('--timing-repeats', type=int, default=3,
+                   help='time each method up to this many times per field '
+                        'and record the median (the same rule for every '
+                        'method: a single call is sensitive to what ran '
+                        'just before it); the first call, which is the one '
+                        'scored, is also reported on its own')
+    p.add_argument('--timing-budget', type=float, default=1.0,
+                   help='seconds: no further timed call of a method on a '
+                        'field once its calls there have taken this long '
+                        '(so the slow peers are timed once)')
     p.add_argument('--no-plots', action='store_true', help='skip the PNGs')
     p.add_argument('--quiet', action='store_true', help='less progress output')
     return p
@@ -261,6 +272,20 @@ def _timed(func):
     return result, time.perf_counter() - start
 
 
+def _median_seconds(func, first, repeats, budget):
+    """
+    The median wall time of ``func`` over up to ``repeats`` calls.
+
+    ``first`` is the time of a call already made; further calls are made
+    while fewer than ``repeats`` have been timed and together they have
+    taken less than ``budget`` seconds.
+    """
+    times = [first]
+    while len(times) < repeats and sum(times) < budget:
+        times.append(_timed(func)[1])
+    return float(np.median(times))
+
+
 def _proc_status_bytes(key):
     """A ``/proc/self/status`` memory field (e.g. ``VmRSS``) in bytes."""
     with open('/proc/self/status') as fh:
@@ -340,6 +365,9 @@ def run_benchmark(args):
                          f'{METHODS}')
     if args.fields < 1 or args.size < 16:
         raise ValueError('need --fields >= 1 and --size >= 16')
+    if args.timing_repeats < 1 or not args.timing_budget >= 0:
+        raise ValueError('need --timing-repeats >= 1 and --timing-budget '
+                         '>= 0')
     ready, skipped = check_peers(args, methods)
     for name, why in skipped.items():
         _log(args, f'[skip] {name}: {why}')
@@ -353,7 +381,7 @@ def run_benchmark(args):
         mpix = scene.image.size / 1e6
         _log(args, f'field {index + 1}/{args.fields} (seed {args.seed + index}'
              f', {len(scene.sources)} sources)')
-        photutils_result, photutils_seconds = None, 0.0
+        photutils_result, photutils_seconds = None, (0.0, 0.0)
         for name, record in records.items():
             if record.failed:
                 continue
@@ -375,10 +403,18 @@ def run_benchmark(args):
                     measure_rss = (args.memory == 'rss'
                                    and index == min(1, args.fields - 1))
                     rss_before = _reset_peak_rss() if measure_rss else None
-                    result, seconds = _timed(lambda: run_method(
-                        name, ready, scene, photutils_result, args, kernel))
+                    def call():
+                        return run_method(name, ready, scene,
+                                          photutils_result, args, kernel)
+
+                    result, first_seconds = _timed(call)
                     if measure_rss:
                         record.peak_bytes = _peak_rss_growth(rss_before)
+                    # The first call is the one scored; the time is the
+                    # median of it and its repeats (the same rule for all).
+                    seconds = _median_seconds(call, first_seconds,
+                                              args.timing_repeats,
+                                              args.timing_budget)
                     if index == 0 and args.memory == 'tracemalloc':
                         record.peak_bytes = _peak_memory(lambda: run_method(
                             name, ready, scene, photutils_result, args,
@@ -389,12 +425,14 @@ def run_benchmark(args):
                 _log(args, traceback.format_exc(limit=3))
                 continue
             if name == 'photutils':
-                photutils_result, photutils_seconds = result, seconds
+                photutils_result = result
+                photutils_seconds = (seconds, first_seconds)
             elif name in ('scarlet2_true', 'scarlet2_photutils',
                           'pcr_oracle'):
                 # These need photutils' footprint (and positions): its
                 # time is part of theirs.
-                seconds += photutils_seconds
+                seconds += photutils_seconds[0]
+                first_seconds += photutils_seconds[1]
             if name.startswith('scarlet2'):
                 n_scarlet2_fits += 1
                 if n_scarlet2_fits % max(args.scarlet2_clear_every, 1) == 0:
@@ -407,6 +445,7 @@ def run_benchmark(args):
                 else:
                     record.info[key] = value
             record.seconds += seconds
+            record.first_call_seconds += first_seconds
             record.megapixels += mpix
             scores = score_result(scene, result, photutils_result, args)
             native = (None if result.native_fluxes is None else
@@ -440,7 +479,8 @@ def run_benchmark(args):
         'scarlet2_iter': args.scarlet2_iter,
         'scarlet2_morphology': args.scarlet2_morphology, 'pcr_n': args.pcr_n,
         'pcr_sigma': args.pcr_sigma, 'memory': args.memory,
-        'warmup': args.warmup,
+        'warmup': args.warmup, 'timing_repeats': args.timing_repeats,
+        'timing_budget': args.timing_budget,
         'wall_seconds': round(time.perf_counter() - run_start, 1),
         'max_rss_mib': round(resource.getrusage(resource.RUSAGE_SELF)
                              .ru_maxrss / 1024, 1),
@@ -486,6 +526,8 @@ def summary_table(records, meta):
     base = records.get('photutils')
     base_rate = base.seconds / base.megapixels if base and base.megapixels \
         else float('nan')
+    base_first = (base.first_call_seconds / base.megapixels
+                  if base and base.megapixels else float('nan'))
     for name, rec in records.items():
         summary = summarise_scores(rec.scores,
                                    separation_bins=SEPARATION_BINS_FWHM,
@@ -547,6 +589,9 @@ def summary_table(records, meta):
             'seconds': rec.seconds,
             's_per_mpix': rate,
             'time_ratio_photutils': rate / base_rate,
+            'first_call_time_ratio_photutils': (
+                rec.first_call_seconds / rec.megapixels / base_first
+                if rec.megapixels else np.nan),
             'peak_mem_mib': rec.peak_bytes / 2 ** 20,
             'note': METHOD_NOTES[name],
         })
@@ -583,7 +628,11 @@ def summary_table(records, meta):
                             'sum|M_i I - S_i| / sum S_i',
         'frac_err_mean': 'mean over scored pixels of 0.5 sum_i |M_i - F_i|',
         's_per_mpix': 'wall seconds per megapixel (includes photutils for '
-                      'methods that use its footprint or positions)',
+                      'methods that use its footprint or positions); each '
+                      "field's time is the median of up to timing_repeats "
+                      'calls (fewer once they took timing_budget seconds)',
+        'first_call_time_ratio_photutils': 'the same ratio from the first '
+                                           'call on each field alone',
         'peak_mem_mib': 'memory=rss: growth of the peak RSS during the '
                         'call on the second field (all allocations, '
                         'JAX/TensorFlow included); memory=tracemalloc: '

@@ -72,6 +72,9 @@ def test_summary_rows_and_values(tiny_run):
     assert np.all(table['n_matched'] <= table['n_detected'])
     assert np.all(table['n_matched'] <= table['n_true'])
     assert table['time_ratio_photutils'][0] == pytest.approx(1.0)
+    assert table['first_call_time_ratio_photutils'][0] == pytest.approx(1.0)
+    assert np.all(np.isfinite(table['first_call_time_ratio_photutils']))
+    assert table.meta['timing_repeats'] == 3
     assert np.all(np.asarray(table['seconds']) > 0)
     assert np.all(np.isfinite(table['s_per_mpix']))
     assert table.meta['memory'] == 'rss'
@@ -91,6 +94,32 @@ def test_curves_cover_every_method(tiny_run):
                  & (curves['quantity'] == 'recall_by_separation')]
     assert len(rec) == runner.SEPARATION_BINS_FWHM.size - 1
     assert rec['count'].sum() == summary['n_true'][0]
+
+
+def test_median_seconds_repeats_within_the_budget():
+    runner = load_runner()
+    calls = []
+
+    def func():
+        calls.append(1)
+    # Fast calls: repeated up to three timings in all; the median of a
+    # slow first call and two fast repeats is a fast one.
+    median = runner._median_seconds(func, 10.0, 3, budget=100.0)
+    assert len(calls) == 2 and median < 1.0
+    # A first call over the budget is not repeated.
+    calls.clear()
+    assert runner._median_seconds(func, 2.0, 3, budget=1.0) == 2.0
+    assert not calls
+    assert runner._median_seconds(func, 0.5, 1, budget=100.0) == 0.5
+    assert not calls
+
+
+def test_bad_timing_options_are_errors():
+    runner = load_runner()
+    for bad in (['--timing-repeats', '0'], ['--timing-budget', '-1']):
+        with pytest.raises(ValueError, match='timing'):
+            runner.run_benchmark(runner.build_parser().parse_args(
+                ['--methods', 'photutils', '--fields', '1', *bad]))
 
 
 def test_unknown_method_is_an_error():
