@@ -403,6 +403,7 @@ def run_benchmark(args):
                     measure_rss = (args.memory == 'rss'
                                    and index == min(1, args.fields - 1))
                     rss_before = _reset_peak_rss() if measure_rss else None
+
                     def call():
                         return run_method(name, ready, scene,
                                           photutils_result, args, kernel)
