@@ -124,7 +124,7 @@ class Dataset(ManifestProperties):
                                         f'{self.directory}')
         self._starts = np.concatenate([[0], np.cumsum(counts)]).astype(int)
         self.in_memory = bool(in_memory)
-        self._cache = (None, None)
+        # Decoded shards by index: the last one read, or (in_memory) all.
         self._decoded = {}
 
     def __repr__(self):
@@ -140,8 +140,6 @@ class Dataset(ManifestProperties):
         return len(self.manifest['shards'])
 
     def _load_shard(self, index):
-        if self._cache[0] == index:
-            return self._cache[1]
         if index in self._decoded:
             return self._decoded[index]
         shard = self.manifest['shards'][index]
@@ -153,9 +151,9 @@ class Dataset(ManifestProperties):
         if len(data['image']) != shard['n_samples']:
             raise ValueError(f'{path} holds {len(data["image"])} samples, the '
                              f'manifest says {shard["n_samples"]}')
-        self._cache = (index, data)
-        if self.in_memory:
-            self._decoded[index] = data
+        if not self.in_memory:
+            self._decoded.clear()
+        self._decoded[index] = data
         return data
 
     def _locate(self, index):
