@@ -254,16 +254,24 @@ def score_result(scene, result, photutils_result, args):
     scores.true['deblend_error'] = flux_errors(
         footprint_fluxes(scene.sources, photutils_result.info['footprint']),
         result.fluxes, scores.match)
-    faint = scores.true['snr'] < MEASURABLE_SNR
+    faint = _faint(scores)
     for key in ('flux_error', 'reconstruction_error', 'deblend_error'):
         scores.true[key + '_all'] = scores.true[key].copy()
         scores.true[key][faint] = np.nan
     return scores
 
 
+def _faint(scores):
+    """True sources below `MEASURABLE_SNR`, whose errors are not scored."""
+    return scores.true['snr'] < MEASURABLE_SNR
+
+
 def _total_flux_errors(scores, fluxes):
+    """Errors against the total true flux, NaN for `_faint` sources."""
     from astropais.metrics import flux_errors
-    return flux_errors(scores.true['flux'], fluxes, scores.match)
+    errors = flux_errors(scores.true['flux'], fluxes, scores.match)
+    errors[_faint(scores)] = np.nan
+    return errors
 
 
 def _timed(func):
@@ -449,17 +457,13 @@ def run_benchmark(args):
             record.first_call_seconds += first_seconds
             record.megapixels += mpix
             scores = score_result(scene, result, photutils_result, args)
-            native = (None if result.native_fluxes is None else
-                      _total_flux_errors(scores, result.native_fluxes))
-            faint = scores.true['snr'] < MEASURABLE_SNR
-            if native is not None:
-                native[faint] = np.nan
-                record.native_errors.append(native)
+            if result.native_fluxes is not None:
+                record.native_errors.append(
+                    _total_flux_errors(scores, result.native_fluxes))
             if result.total_fluxes is not None:
                 # Untimed: total (Kron) fluxes, against the total flux.
-                total = _total_flux_errors(scores, result.total_fluxes())
-                total[faint] = np.nan
-                record.total_errors.append(total)
+                record.total_errors.append(
+                    _total_flux_errors(scores, result.total_fluxes()))
             # Separations in PSF FWHM from here on (bins and plots use them).
             scores.true['separation'] = scores.true['separation'] / fwhm
             scores.detected['separation'] = (scores.detected['separation']
@@ -503,6 +507,11 @@ def _versions():
     return out
 
 
+def _per_mpix(seconds, record):
+    """Seconds per megapixel of ``record``'s fields (NaN without any)."""
+    return seconds / record.megapixels if record.megapixels else np.nan
+
+
 def summary_table(records, meta):
     """
     One row per method.
@@ -525,10 +534,8 @@ def summary_table(records, meta):
     rows = []
     common = _common_detected(records)
     base = records.get('photutils')
-    base_rate = base.seconds / base.megapixels if base and base.megapixels \
-        else float('nan')
-    base_first = (base.first_call_seconds / base.megapixels
-                  if base and base.megapixels else float('nan'))
+    base_rate = _per_mpix(base.seconds, base) if base else np.nan
+    base_first = _per_mpix(base.first_call_seconds, base) if base else np.nan
     for name, rec in records.items():
         summary = summarise_scores(rec.scores,
                                    separation_bins=SEPARATION_BINS_FWHM,
@@ -556,7 +563,7 @@ def summary_table(records, meta):
         kron = (np.concatenate(rec.total_errors)
                 if len(rec.total_errors) == len(rec.scores)
                 else np.full(flux_err.shape, np.nan))
-        rate = rec.seconds / rec.megapixels if rec.megapixels else np.nan
+        rate = _per_mpix(rec.seconds, rec)
         rows.append({
             'method': name,
             'n_fields': len(rec.scores),
@@ -591,8 +598,7 @@ def summary_table(records, meta):
             's_per_mpix': rate,
             'time_ratio_photutils': rate / base_rate,
             'first_call_time_ratio_photutils': (
-                rec.first_call_seconds / rec.megapixels / base_first
-                if rec.megapixels else np.nan),
+                _per_mpix(rec.first_call_seconds, rec) / base_first),
             'peak_mem_mib': rec.peak_bytes / 2 ** 20,
             'note': METHOD_NOTES[name],
         })
