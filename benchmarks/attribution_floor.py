@@ -101,7 +101,7 @@ def main(argv=None):
                 result, fluxes=ideal_fluxes(result, scene, scores.match))
             ideal_scores = run.score_result(scene, ideal,
                                             results['photutils'], args)
-            blended = scores.true['blendedness'] >= 0.1
+            blended = scores.true['blendedness'] >= run.BLENDED
             errors[name][0].append(scores.true['deblend_error'][blended])
             errors[name][1].append(
                 ideal_scores.true['deblend_error'][blended])

@@ -68,6 +68,9 @@ MEASURABLE_SNR = 10.0
 #: Methods placed at the true positions: left out of the common set.
 TRUTH_POSITIONED = ('scarlet2_true', 'pcr_oracle')
 BLENDEDNESS_BINS = np.array([0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0])
+#: A true source is *blended* (the ``*_blended`` columns) from this
+#: blendedness up.
+BLENDED = 0.1
 
 
 @dataclass
@@ -554,7 +557,7 @@ def summary_table(records, meta):
         close = true_sep < 2
         snr = np.concatenate([s.true['snr'] for s in rec.scores])
         bright = snr >= 10
-        blended = blend >= 0.1
+        blended = blend >= BLENDED
         # Without a common set (see _common_detected) these medians are NaN.
         blended_common = blended & (common if common is not None
                                     else np.zeros_like(blended))
