@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ['SceneParameters', 'PRESETS', 'get_preset', 'MORPHOLOGIES']
+from .psf import PSF_FAMILIES
+
+__all__ = ['SceneParameters', 'PRESETS', 'get_preset', 'MORPHOLOGIES',
+           'NOISE_KERNELS']
+
+#: How sky noise can be correlated (see `SceneParameters.noise_kernel`).
+NOISE_KERNELS = ('gaussian', 'drizzle', 'cosmos')
 
 #: The galaxy morphologies the generator can draw (stars are ``'star'``).
 MORPHOLOGIES = ('sersic', 'bulge_disk', 'knots', 'edge_on')
@@ -33,14 +39,23 @@ class SceneParameters:
         A label for the parameter set (the preset name).
     pixel_scale : float
         Pixel scale in arcsec per pixel (> 0).
-    psf : {'gaussian', 'moffat'} or `~numpy.ndarray`
+    psf : {'gaussian', 'moffat', 'kolmogorov', 'optical', 'double_gaussian'} or `~numpy.ndarray`
         The point-spread function: an analytic profile of FWHM
-        ``psf_fwhm`` or a 2-D image of the PSF sampled at
-        ``pixel_scale`` (centred, any normalisation).
+        ``psf_fwhm`` (see `~astropais.simulation.psf.analytic_psf`) or a
+        2-D image of the PSF sampled at ``pixel_scale`` (centred, any
+        normalisation).
     psf_fwhm : float
         FWHM of an analytic PSF in arcsec (ignored for an image PSF).
     psf_beta : float
         Moffat index of the ``'moffat'`` PSF.
+    psf_obscuration, psf_struts, psf_strut_angle, psf_jitter : float, int, float, float
+        The ``'optical'`` PSF: linear central obscuration (fraction of the
+        aperture diameter), number of spider struts (0 for none; they make
+        the diffraction spikes), their angle in degrees, and the FWHM of the
+        Gaussian jitter convolved with it, in units of ``psf_fwhm``.
+    psf_halo_fraction, psf_halo_scale : float
+        The ``'double_gaussian'`` PSF: fraction of the flux in the halo and
+        the halo's FWHM in units of ``psf_fwhm``.
     zero_point : float
         Magnitude of a source of unit flux.
     depth : float
@@ -51,9 +66,47 @@ class SceneParameters:
         Per-pixel standard deviation of the sky noise in image units
         (None: derived from ``depth``).  0 gives a noise-free image.
     noise_correlation : float
-        Correlation length of the sky noise in pixels: the sigma of the
-        Gaussian kernel that smooths white noise before it is rescaled to
-        ``noise_sigma`` per pixel (0: uncorrelated noise).
+        Correlation length of the sky noise in pixels (0: uncorrelated
+        noise).  For ``noise_kernel='gaussian'`` the sigma of the Gaussian
+        kernel that smooths white noise, for ``'drizzle'`` the side of the
+        drizzle drop (input pixel times ``pixfrac``) in output pixels;
+        ignored by ``'cosmos'``.  The correlated noise is rescaled to
+        ``noise_sigma`` per pixel.
+    noise_kernel : {'gaussian', 'drizzle', 'cosmos'}
+        How the sky noise is correlated (see
+        `~astropais.simulation.noise.sky_noise`): a Gaussian kernel, the
+        square drop of drizzling, or GalSim's HST ACS COSMOS noise
+        correlation function (drizzled F814W, 0.03 arcsec pixels, scaled to
+        ``pixel_scale``).
+    source_noise_knee : float
+        Photon (Poisson) noise of the sources: the pixel value, in units of
+        the sky ``noise_sigma``, at which the source's own variance equals
+        the sky variance (0: no source noise).
+    background_gradient : float
+        Amplitude, in sky noise sigmas, of a residual background left by
+        an imperfect background subtraction (a random plane plus a wide
+        Gaussian bump; 0 for none).
+    large_galaxies : float
+        Mean number of large, bright galaxies added to each image
+        (Poisson), centred anywhere within one half-light radius of it.
+    large_size_range : tuple of float
+        ``(min, max)`` half-light radius of the large galaxies in *pixels*
+        (log-uniform).
+    large_surface_snr : tuple of float
+        ``(min, max)`` mean surface brightness within the half-light radius
+        of a large galaxy, in sky noise sigmas per pixel (log-uniform).
+    bright_stars : float
+        Mean number of bright stars added to each image (Poisson).
+    bright_star_peak_snr : tuple of float
+        ``(min, max)`` peak pixel value of a bright star, in sky noise
+        sigmas, before saturation (log-uniform).
+    saturation_snr : float or None
+        Full-well level, in sky noise sigmas: pixels above it are clipped
+        and the excess charge bleeds along the column (None: no
+        saturation).
+    masked_core_probability : float
+        Probability that the saturated core of a star is masked (set to 0,
+        as the deblender sets masked pixels), as users pass them.
     density : float
         Mean number of sources (stars and galaxies) per square arcminute;
         more than one source per 4 pixels is refused as impossible.
@@ -96,10 +149,26 @@ class SceneParameters:
     psf: object = 'moffat'
     psf_fwhm: float = 0.18
     psf_beta: float = 3.0
+    psf_obscuration: float = 0.33
+    psf_struts: int = 4
+    psf_strut_angle: float = 45.0
+    psf_jitter: float = 0.3
+    psf_halo_fraction: float = 0.1
+    psf_halo_scale: float = 3.0
     zero_point: float = 25.94
     depth: float = 27.5
     noise_sigma: object = None
     noise_correlation: float = 0.0
+    noise_kernel: str = 'gaussian'
+    source_noise_knee: float = 0.0
+    background_gradient: float = 0.0
+    large_galaxies: float = 0.0
+    large_size_range: tuple = (10.0, 200.0)
+    large_surface_snr: tuple = (0.5, 30.0)
+    bright_stars: float = 0.0
+    bright_star_peak_snr: tuple = (100.0, 1e5)
+    saturation_snr: object = None
+    masked_core_probability: float = 0.0
     density: float = 300.0
     mag_range: tuple = (19.0, 28.0)
     mag_slope: float = 0.3
@@ -215,11 +284,46 @@ class SceneParameters:
                     or not np.all(np.isfinite(psf)) or psf.sum() <= 0):
                 raise ValueError('an image psf must be a finite 2-D array of '
                                  'at least 3x3 pixels with a positive sum')
-        elif self.psf not in ('gaussian', 'moffat'):
-            raise ValueError(f"psf must be 'gaussian', 'moffat' or a 2-D "
+        elif self.psf not in PSF_FAMILIES:
+            raise ValueError(f"psf must be one of {PSF_FAMILIES} or a 2-D "
                              f"image, got {self.psf!r}")
         else:
             positive('psf_fwhm')
+        if not (np.isscalar(self.psf_obscuration)
+                and 0 <= self.psf_obscuration < 0.9):
+            raise ValueError(f'psf_obscuration must lie in [0, 0.9), got '
+                             f'{self.psf_obscuration!r}')
+        if (isinstance(self.psf_struts, bool)
+                or not isinstance(self.psf_struts, (int, np.integer))
+                or not 0 <= self.psf_struts <= 12):
+            raise ValueError(f'psf_struts must be an integer in 0..12, got '
+                             f'{self.psf_struts!r}')
+        for name in ('psf_strut_angle', 'psf_jitter', 'source_noise_knee',
+                     'background_gradient', 'large_galaxies',
+                     'bright_stars'):
+            value = getattr(self, name)
+            if not (np.isscalar(value) and math.isfinite(value)
+                    and value >= 0):
+                raise ValueError(f'{name} must be a finite number >= 0, '
+                                 f'got {value!r}')
+        in_unit('psf_halo_fraction')
+        positive('psf_halo_scale')
+        in_unit('masked_core_probability')
+        if self.noise_kernel not in NOISE_KERNELS:
+            raise ValueError(f'noise_kernel must be one of {NOISE_KERNELS}, '
+                             f'got {self.noise_kernel!r}')
+        for name in ('large_size_range', 'large_surface_snr',
+                     'bright_star_peak_snr'):
+            ordered_pair(name)
+            if getattr(self, name)[0] <= 0:
+                raise ValueError(f'{name} must be positive, got '
+                                 f'{getattr(self, name)!r}')
+        if self.saturation_snr is not None and not (
+                np.isscalar(self.saturation_snr)
+                and math.isfinite(self.saturation_snr)
+                and self.saturation_snr > 0):
+            raise ValueError(f'saturation_snr must be None or a positive '
+                             f'number, got {self.saturation_snr!r}')
         if not self.is_image_psf and self.psf == 'moffat':
             positive('psf_beta')
             if self.psf_beta <= 1.1:

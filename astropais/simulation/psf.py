@@ -2,7 +2,14 @@
 
 import numpy as np
 
-__all__ = ['make_psf', 'measure_fwhm_pixels']
+__all__ = ['make_psf', 'measure_fwhm_pixels', 'analytic_psf', 'PSF_FAMILIES']
+
+#: The analytic PSF families a `~astropais.simulation.SceneParameters` can name.
+PSF_FAMILIES = ('gaussian', 'moffat', 'kolmogorov', 'optical',
+                'double_gaussian')
+
+#: FWHM of an unobstructed Airy disc in units of lambda / D.
+_AIRY_FWHM = 1.029
 
 
 def measure_fwhm_pixels(psf_image):
@@ -27,6 +34,72 @@ def measure_fwhm_pixels(psf_image):
     centre = galsim.PositionD(image.bounds.xmin + peak[1],
                               image.bounds.ymin + peak[0])
     return float(image.calculateFWHM(center=centre))
+
+
+def analytic_psf(params):
+    """
+    The GalSim profile of an analytic PSF family, of FWHM ``psf_fwhm``.
+
+    Parameters
+    ----------
+    params : `~astropais.simulation.SceneParameters`
+        The scene parameters; ``psf`` names one of `PSF_FAMILIES`.
+
+    Returns
+    -------
+    profile : `galsim.GSObject`
+        The unit-flux profile in arcsec.  ``'gaussian'``, ``'moffat'``
+        (index ``psf_beta``) and ``'kolmogorov'`` (atmospheric seeing) have
+        the FWHM ``psf_fwhm`` exactly.  ``'double_gaussian'`` is a core of
+        FWHM ``psf_fwhm`` plus a halo ``psf_halo_scale`` times wider that
+        holds ``psf_halo_fraction`` of the flux.  ``'optical'`` is a
+        diffraction-limited telescope (`galsim.OpticalPSF` with central
+        obscuration ``psf_obscuration`` and ``psf_struts`` spider struts at
+        ``psf_strut_angle`` degrees, which make the diffraction spikes of
+        bright stars) of Airy FWHM ``psf_fwhm`` at the centre of a filter
+        +-15 per cent wide (three wavelengths), convolved with a Gaussian
+        of ``psf_jitter`` times that FWHM (telescope jitter and detector
+        charge diffusion).
+
+    Examples
+    --------
+    >>> from astropais.simulation import get_preset
+    >>> from astropais.simulation.psf import analytic_psf
+    >>> psf = analytic_psf(get_preset('hst', psf='kolmogorov'))
+    >>> round(psf.calculateFWHM(), 3)
+    0.18
+    """
+    import galsim
+
+    fwhm = params.psf_fwhm
+    family = params.psf
+    if family == 'gaussian':
+        return galsim.Gaussian(fwhm=fwhm)
+    if family == 'moffat':
+        return galsim.Moffat(beta=params.psf_beta, fwhm=fwhm)
+    if family == 'kolmogorov':
+        return galsim.Kolmogorov(fwhm=fwhm)
+    if family == 'double_gaussian':
+        halo = params.psf_halo_fraction
+        return galsim.Add(
+            galsim.Gaussian(fwhm=fwhm, flux=1.0 - halo),
+            galsim.Gaussian(fwhm=fwhm * params.psf_halo_scale, flux=halo))
+    if family == 'optical':
+        # Broad band: three wavelengths across a +-15 per cent filter wash
+        # out the Airy rings as a real filter does.
+        optics = galsim.Add([galsim.OpticalPSF(
+            lam_over_diam=fwhm / _AIRY_FWHM * factor,
+            obscuration=params.psf_obscuration,
+            nstruts=params.psf_struts,
+            strut_angle=params.psf_strut_angle * galsim.degrees,
+            strut_thick=0.05, pad_factor=2, oversampling=2, flux=1 / 3)
+            for factor in (0.85, 1.0, 1.15)])
+        if params.psf_jitter > 0:
+            optics = galsim.Convolve(
+                optics, galsim.Gaussian(fwhm=params.psf_jitter * fwhm))
+        return optics
+    raise ValueError(f'unknown psf family {family!r}; choose one of '
+                     f'{PSF_FAMILIES}')
 
 
 def make_psf(params):
@@ -60,12 +133,13 @@ def make_psf(params):
                                            flux=1.0)
         fwhm = measure_fwhm_pixels(array)
     else:
-        fwhm_arcsec = params.psf_fwhm
-        if params.psf == 'gaussian':
-            profile = galsim.Gaussian(fwhm=fwhm_arcsec)
-        else:
-            profile = galsim.Moffat(beta=params.psf_beta, fwhm=fwhm_arcsec)
-        fwhm = fwhm_arcsec / scale
+        profile = analytic_psf(params)
+        fwhm = params.psf_fwhm / scale
+        if params.psf in ('optical', 'double_gaussian'):
+            # Their FWHM is not psf_fwhm exactly (jitter, obscuration, halo).
+            fwhm = measure_fwhm_pixels(profile.drawImage(
+                nx=2 * int(np.ceil(4 * fwhm)) + 5,
+                ny=2 * int(np.ceil(4 * fwhm)) + 5, scale=scale).array)
     half = int(np.ceil(4 * fwhm)) + 2
     size = 2 * half + 1
     if params.is_image_psf:

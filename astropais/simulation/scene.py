@@ -8,8 +8,11 @@ import numpy as np
 from astropy.table import Table
 
 from ..pcr.sparse import SourceImages
+from .bright import (LARGE_KIND, bright_star_radius, draw_bright_catalog,
+                     large_galaxy_profile, saturate)
 from .catalog import draw_catalog
-from .noise import noise_sigma_from_depth, sky_noise
+from .noise import (background_residual, noise_sigma_from_depth, sky_noise,
+                    source_noise)
 from .presets import SceneParameters, get_preset
 from .profiles import source_profile, stamp_radius
 from .psf import make_psf
@@ -84,6 +87,13 @@ class Scene:
         The parameters used.
     seed : int
         The seed.
+    mask : `~numpy.ndarray` of bool or None
+        Pixels a user would mask (masked saturated star cores; their image
+        value is 0, as the deblender sets masked pixels), or None.
+    saturation : float or None
+        The saturation level in image units (pixels at it are flat-topped
+        and ``image == min(sources.total() + noise, saturation)``), or
+        None.
     """
 
     image: np.ndarray
@@ -97,6 +107,8 @@ class Scene:
     preset: str
     parameters: SceneParameters
     seed: int
+    mask: np.ndarray = None
+    saturation: float = None
 
     @property
     def shape(self):
@@ -154,7 +166,10 @@ class Scene:
                      noise_sigma=self.noise_sigma, catalog=catalog,
                      psf=self.psf, psf_fwhm_pixels=self.psf_fwhm_pixels,
                      pixel_scale=self.pixel_scale, preset=self.preset,
-                     parameters=self.parameters, seed=self.seed)
+                     parameters=self.parameters, seed=self.seed,
+                     mask=None if self.mask is None
+                     else self.mask[window].copy(),
+                     saturation=self.saturation)
 
 
 def _check_shape(shape):
@@ -217,11 +232,23 @@ def make_scene(preset='hst', shape=(256, 256), seed=0, **overrides):
         sigma = float(params.noise_sigma)
 
     cols = draw_catalog(params, shape, np.random.default_rng(catalog_ss))
+    n_regular = len(cols['x'])
+    bright_rng = None
+    if params.large_galaxies or params.bright_stars:
+        # A fourth stream, so that scenes without bright objects stay the
+        # same bit for bit.
+        bright_rng = np.random.default_rng(
+            np.random.SeedSequence(seed).spawn(4)[3])
+        extra = draw_bright_catalog(params, shape, sigma, psf_image.max(),
+                                    bright_rng)
+        cols = {key: np.concatenate([cols[key], extra[key]])
+                for key in cols}
     n_sources = len(cols['x'])
     shape_rng = np.random.default_rng(shape_ss)
     galsim_seeds = shape_rng.integers(1, 2 ** 31 - 1, size=n_sources)
     method = 'no_pixel' if params.is_image_psf else 'auto'
     scale = params.pixel_scale
+    image_bounds = galsim.BoundsI(0, shape[1] - 1, 0, shape[0] - 1)
 
     cutouts, origins = [], []
     # A loop over sources: GalSim draws one profile into one stamp at a time.
@@ -229,29 +256,64 @@ def make_scene(preset='hst', shape=(256, 256), seed=0, **overrides):
         x, y, kind = cols['x'][i], cols['y'][i], cols['kind'][i]
         if kind == 'star':
             profile, extent = psf_profile.withFlux(cols['flux'][i]), 0.0
+        elif kind == LARGE_KIND:
+            galaxy, extent = large_galaxy_profile(
+                cols['flux'][i], cols['size'][i], cols['g1'][i],
+                cols['g2'][i], bright_rng, galsim_seeds[i], scale)
+            profile = galsim.Convolve(galaxy, psf_profile)
         else:
             galaxy, extent = source_profile(
                 kind, cols['flux'][i], cols['size'][i], cols['g1'][i],
                 cols['g2'][i], shape_rng, galsim_seeds[i], scale)
             profile = galsim.Convolve(galaxy, psf_profile)
-        radius = stamp_radius(extent, fwhm)
+        if i >= n_regular and kind == 'star':
+            radius = bright_star_radius(
+                cols['flux'][i] * psf_image.max() / max(sigma, 1e-30), fwhm)
+        else:
+            radius = stamp_radius(extent, fwhm)
         ix, iy = int(np.round(x)), int(np.round(y))
         # GalSim coordinates equal 0-based array coordinates of the full
         # image: pixel centres at integers, as in photutils.
         bounds = galsim.BoundsI(ix - radius, ix + radius,
                                 iy - radius, iy + radius)
+        if i >= n_regular:
+            # Bright objects can be far larger than the image: draw only
+            # the part that falls on it.
+            bounds = bounds & image_bounds
+            if not bounds.isDefined():
+                bounds = galsim.BoundsI(ix, ix, iy, iy)
         stamp = galsim.ImageD(bounds, scale=scale)
         profile.drawImage(image=stamp, center=galsim.PositionD(x, y),
                           method=method)
         # FFT drawing leaves ringing of ~1e-5 of the peak below zero: clip
         # it so that truth images (and fractions) are never negative.
         cutouts.append(np.maximum(stamp.array, 0.0))
-        origins.append((iy - radius, ix - radius))
+        origins.append((bounds.ymin, bounds.xmin))
 
+    noise_rng = np.random.default_rng(noise_ss)
+    saturation = mask = None
+    if params.saturation_snr is not None:
+        saturation = params.saturation_snr * sigma
+        cutouts, saturated = _saturate_stars(cutouts, cols['kind'],
+                                             saturation)
     sources = SourceImages(shape, cutouts, np.array(origins).reshape(-1, 2))
-    noise = sky_noise(shape, sigma, np.random.default_rng(noise_ss),
-                      params.noise_correlation)
+    noise = sky_noise(shape, sigma, noise_rng, params.noise_correlation,
+                      params.noise_kernel)
+    if params.source_noise_knee or params.background_gradient:
+        total = sources.total()
+        noise = (noise + source_noise(total, sigma, params.source_noise_knee,
+                                      noise_rng)
+                 + background_residual(shape, params.background_gradient
+                                       * sigma, noise_rng))
     image = sources.total() + noise
+    if saturation is not None:
+        flat = SourceImages(shape, saturated, sources.origins).total() > 0
+        image = np.where(flat, saturation, np.minimum(image, saturation))
+        if flat.any() and bright_rng is not None and (
+                bright_rng.random() < params.masked_core_probability):
+            from scipy import ndimage
+            mask = ndimage.binary_dilation(flat, iterations=1)
+            image = np.where(mask, 0.0, image)
 
     catalog = Table()
     catalog['id'] = np.arange(1, n_sources + 1, dtype=np.int64)
@@ -266,4 +328,20 @@ def make_scene(preset='hst', shape=(256, 256), seed=0, **overrides):
     return Scene(image=image, sources=sources, noise=noise,
                  noise_sigma=sigma, catalog=catalog, psf=psf_image,
                  psf_fwhm_pixels=fwhm, pixel_scale=scale, preset=params.name,
-                 parameters=params, seed=seed)
+                 parameters=params, seed=seed, mask=mask,
+                 saturation=saturation)
+
+
+def _saturate_stars(cutouts, kinds, level):
+    """Saturate and bleed every star that reaches ``level``."""
+    out, flags = [], []
+    # A loop over sources: only stars above the full-well level change.
+    for cutout, kind in zip(cutouts, kinds):
+        if kind == 'star' and cutout.max() >= level:
+            bled, saturated = saturate(cutout, level)
+            out.append(bled)
+            flags.append(saturated.astype(float))
+        else:
+            out.append(cutout)
+            flags.append(np.zeros_like(cutout))
+    return out, flags
