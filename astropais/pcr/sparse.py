@@ -11,9 +11,11 @@ Two structures never hold a dense ``N_sources x h x w`` cube:
   ``O(footprint pixels x n)``.
 """
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from astropy.utils.exceptions import AstropyUserWarning
 
 __all__ = ['SourceImages', 'PixelAttribution']
 
@@ -205,22 +207,378 @@ class PixelAttribution:
         mask.flat[self.pixels] = True
         return mask
 
+    @classmethod
+    def from_label_map(cls, label_map, centres=None):
+        """
+        A disjoint segmentation as an attribution (weight 1 a pixel).
+
+        Parameters
+        ----------
+        label_map : `~numpy.ndarray` of int, shape (ny, nx)
+            0 for background, ``1..N`` for sources.
+        centres : array_like, shape (N, 2), optional
+            The ``(y, x)`` centre of label ``i`` at row ``i - 1``.  By
+            default the mean position of each label's pixels (NaN for a
+            label that has no pixel).
+
+        Returns
+        -------
+        attribution : `PixelAttribution`
+            One slot per pixel; ``attribution.label_map()`` equals
+            ``label_map``.
+
+        Raises
+        ------
+        TypeError
+            If ``label_map`` does not hold integers.
+        ValueError
+            If it is not 2-D, has negative labels, or ``centres`` has
+            the wrong length.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astropais.pcr import PixelAttribution
+        >>> att = PixelAttribution.from_label_map(np.array([[1, 1, 0, 2]]))
+        >>> att.centres.tolist()
+        [[0.0, 0.5], [0.0, 3.0]]
+        """
+        label_map = np.asarray(label_map)
+        if not np.issubdtype(label_map.dtype, np.integer):
+            raise TypeError(f'label_map must hold integers, got '
+                            f'{label_map.dtype}')
+        if label_map.ndim != 2:
+            raise ValueError(f'label_map must be 2-D, got '
+                             f'{label_map.ndim}-D')
+        if label_map.size and label_map.min() < 0:
+            raise ValueError('label_map has negative labels')
+        pixels = np.flatnonzero(label_map)
+        labels = label_map.ravel()[pixels].astype(np.int64)
+        n_labels = int(label_map.max()) if label_map.size else 0
+        if centres is None:
+            centres = _mean_positions(pixels, labels, label_map.shape,
+                                      n_labels)
+        centres = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
+        if len(centres) != n_labels:
+            raise ValueError(f'got {len(centres)} centres for labels up to '
+                             f'{n_labels}')
+        return cls(label_map.shape, pixels, labels[:, None],
+                   np.ones((pixels.size, 1)), centres)
+
     def label_map(self):
         """
-        The disjoint segmentation: each footprint pixel goes to its
-        largest-weight label (ties to the first slot).
+        The disjoint (one label a pixel) map of the attribution.
+
+        Each pixel goes to the label with the largest weight there (ties
+        to the first slot).  A source that has the largest weight nowhere
+        (a faint source inside a bright one) still gets the one pixel
+        where its own weight is largest, so that every attributed source
+        appears in the label map.
 
         Returns
         -------
         labels : `~numpy.ndarray` of int, shape ``shape``
-            0 for background.
+            0 for background; ``int32`` unless the labels need ``int64``.
+
+        Warns
+        -----
+        AstropyUserWarning
+            If some sources cannot get a pixel of their own (more
+            sources than pixels).
+
+        Examples
+        --------
+        >>> from astropais.pcr import PixelAttribution
+        >>> att = PixelAttribution((1, 3), [0, 1, 2], [[1, 2]] * 3,
+        ...                        [[0.9, 0.1], [0.8, 0.2], [0.6, 0.4]],
+        ...                        [[0, 0], [0, 2]])
+        >>> att.label_map().tolist()
+        [[1, 1, 2]]
         """
-        segm = np.zeros(self.shape, dtype=np.int64)
-        if self.pixels.size:
-            best = np.argmax(self.weights, axis=1)
-            segm.flat[self.pixels] = self.labels[np.arange(self.pixels.size),
-                                                 best]
+        dtype = np.int32 if self.n_sources < 2**31 - 1 else np.int64
+        segm = np.zeros(self.shape, dtype=dtype)
+        if self.pixels.size == 0:
+            return segm
+        weights = np.where(self.labels > 0, self.weights, -np.inf)
+        rows = np.arange(self.pixels.size)
+        best = np.argmax(weights, axis=1)
+        winner = self.labels[rows, best]
+        winner[~(weights[rows, best] > 0)] = 0
+        segm.flat[self.pixels] = winner
+
+        supported = self.labels[self.weights > 0]
+        missing = np.setdiff1d(np.unique(supported), np.unique(winner))
+        if missing.size == 0:
+            return segm
+        # Pixels a missing source may take: not already taken by another
+        # missing source, and not the last pixel of the source that won it.
+        area = np.bincount(winner, minlength=self.n_sources + 1)
+        taken = np.zeros(self.pixels.size, dtype=bool)
+        unplaced = []
+        # A loop over the (rare) sources that win no pixel: each takes the
+        # free pixel where its own weight is largest.
+        for label in missing:
+            free = ~taken & ((winner == 0) | (area[winner] > 1))
+            own = np.where((self.labels == label) & free[:, None],
+                           self.weights, 0.0).max(axis=1)
+            if not np.any(own > 0):
+                unplaced.append(int(label))
+                continue
+            row = int(np.argmax(own))
+            taken[row] = True
+            area[winner[row]] -= 1
+            area[label] += 1
+            winner[row] = label
+            segm.flat[self.pixels[row]] = label
+        if unplaced:
+            warnings.warn(f'{len(unplaced)} source(s) {unplaced} have '
+                          'fractions but no pixel of their own in the '
+                          'disjoint label map (more sources than pixels); '
+                          'photutils tools and the catalog will not list '
+                          'them', AstropyUserWarning)
         return segm
+
+    def relabel(self, relabel_map, keep_centre=None):
+        """
+        The attribution after a label mapping (old label -> new label).
+
+        Labels that map to the same new label add their weights; label
+        0 removes a source (its weights are dropped, the others are not
+        renormalised) and a pixel left with no label leaves the
+        footprint.
+
+        Parameters
+        ----------
+        relabel_map : `~numpy.ndarray` of int
+            ``relabel_map[old] = new`` for every old label ``0..N``
+            (``relabel_map[0]`` must be 0).
+        keep_centre : int, optional
+            An old label whose centre the new label keeps (the label that
+            absorbed others); by default a merged label's centre is the
+            mean of the old centres.
+
+        Returns
+        -------
+        attribution : `PixelAttribution`
+            Each pixel's pairs ordered by decreasing weight.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astropais.pcr import PixelAttribution
+        >>> att = PixelAttribution((1, 2), [0, 1], [[1, 2], [2, 1]],
+        ...                        [[0.7, 0.3], [0.6, 0.4]],
+        ...                        [[0, 0], [0, 1]])
+        >>> merged = att.relabel(np.array([0, 1, 1]))
+        >>> merged.weights[:, 0].tolist()
+        [1.0, 1.0]
+        """
+        relabel_map = np.asarray(relabel_map, dtype=np.int64)
+        n_pix, n_slots = self.labels.shape
+        new = relabel_map[self.labels]
+        keep = (new > 0) & (self.weights > 0)
+        rows = np.broadcast_to(np.arange(n_pix)[:, None], new.shape)[keep]
+        labs = new[keep]
+        wts = self.weights[keep]
+
+        # Merge duplicate (pixel, label) pairs.
+        n_new = int(relabel_map.max()) if relabel_map.size else 0
+        keys = rows * (n_new + 1) + labs
+        ukeys, inverse = np.unique(keys, return_inverse=True)
+        merged = np.bincount(inverse, weights=wts, minlength=ukeys.size)
+        urows, ulabs = np.divmod(ukeys, n_new + 1)
+        kept_rows, labels, weights = _pack_pairs(urows, ulabs, merged,
+                                                 n_slots)
+
+        # Centres: the mean centre of the old labels merged into a new one,
+        # or the centre of ``keep_centre`` (the label that absorbed others).
+        old = np.arange(1, self.n_sources + 1)
+        target = relabel_map[old] if old.size else old
+        valid = (target > 0) & np.all(np.isfinite(self.centres), axis=1)
+        centres = np.full((n_new, 2), np.nan)
+        if np.any(valid):
+            count = np.bincount(target[valid], minlength=n_new + 1)[1:]
+            for axis in range(2):
+                total = np.bincount(target[valid],
+                                    weights=self.centres[valid, axis],
+                                    minlength=n_new + 1)[1:]
+                with np.errstate(invalid='ignore', divide='ignore'):
+                    centres[:, axis] = np.where(count > 0, total / count,
+                                                np.nan)
+        if (keep_centre is not None and 1 <= keep_centre <= old.size
+                and relabel_map[keep_centre] > 0):
+            centres[relabel_map[keep_centre] - 1] = \
+                self.centres[keep_centre - 1]
+        return PixelAttribution(self.shape, self.pixels[kept_rows], labels,
+                                weights, centres)
+
+    def follow_label_map(self, old_map, new_map):
+        """
+        The attribution after a disjoint edit of its label map.
+
+        ``old_map`` is the label map this attribution had (its
+        `label_map`), ``new_map`` the edited one.  Every pixel whose label
+        changed gets weight 1 for its new label (0: it leaves the
+        footprint); a label that no longer appears anywhere in the map is
+        removed (its weights are dropped everywhere); every other pixel
+        keeps its fractions.  The result's `label_map` equals ``new_map``.
+
+        Parameters
+        ----------
+        old_map, new_map : `~numpy.ndarray` of int, shape ``shape``
+            The label maps before and after the edit.
+
+        Returns
+        -------
+        attribution : `PixelAttribution`
+            New labels get the mean position of their pixels as centre.
+
+        Raises
+        ------
+        ValueError
+            If the maps have the wrong shape or ``new_map`` has negative
+            labels.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astropais.pcr import PixelAttribution
+        >>> att = PixelAttribution((1, 3), [0, 1, 2], [[1, 2]] * 3,
+        ...                        [[0.9, 0.1], [0.8, 0.2], [0.6, 0.4]],
+        ...                        [[0, 0], [0, 2]])
+        >>> old = att.label_map()
+        >>> new = old.copy()
+        >>> new[0, 2] = 0                    # label 2 leaves the map
+        >>> edited = att.follow_label_map(old, new)
+        >>> edited.labels.tolist(), edited.weights.tolist()
+        ([[1, 0], [1, 0]], [[0.9, 0.0], [0.8, 0.0]])
+        """
+        old_map, new_map = np.asarray(old_map), np.asarray(new_map)
+        if old_map.shape != self.shape or new_map.shape != self.shape:
+            raise ValueError(f'label maps of shape {old_map.shape} and '
+                             f'{new_map.shape} for an attribution of shape '
+                             f'{self.shape}')
+        if new_map.size and new_map.min() < 0:
+            raise ValueError('The segmentation image cannot contain '
+                             'negative integers.')
+        changed = np.flatnonzero(old_map != new_map)
+        if changed.size == 0:
+            return self
+        gone = np.setdiff1d(np.unique(old_map.ravel()[changed]),
+                            np.unique(new_map))
+        # The numbering stays (no compaction): every other label keeps
+        # its number and centre.
+        kept = self.without_labels(gone)
+        return kept._assign(changed, new_map.ravel()[changed])
+
+    def sliced(self, key):
+        """
+        The attribution of a rectangular part of the image.
+
+        Parameters
+        ----------
+        key : tuple of two slice
+            The part, as for ``image[key]`` (steps allowed).
+
+        Returns
+        -------
+        attribution : `PixelAttribution`
+            On the part's grid; labels keep their numbers, centres are
+            in the part's pixel coordinates.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astropais.pcr import PixelAttribution
+        >>> att = PixelAttribution.from_label_map(np.array([[0, 1, 1, 2]]))
+        >>> part = att.sliced((slice(0, 1), slice(1, 3)))
+        >>> part.label_map().tolist(), part.centres.tolist()
+        ([[1, 1]], [[0.0, 0.5], [0.0, 2.0]])
+        """
+        grid = np.arange(int(np.prod(self.shape))).reshape(self.shape)[key]
+        if grid.ndim != 2:
+            raise ValueError(f'{key!r} is not a 2-D part of the image')
+        to_part = np.full(int(np.prod(self.shape)), -1, dtype=np.int64)
+        to_part[grid.ravel()] = np.arange(grid.size)
+        part = to_part[self.pixels]
+        rows = np.flatnonzero(part >= 0)
+        order = np.argsort(part[rows], kind='stable')
+        rows = rows[order]
+        centres = self.centres.copy()
+        for axis, slc in enumerate(key):
+            start, _, step = slc.indices(self.shape[axis])
+            centres[:, axis] = (centres[:, axis] - start) / step
+        return PixelAttribution(grid.shape, part[rows], self.labels[rows],
+                                self.weights[rows], centres)
+
+    def without_labels(self, labels):
+        """
+        The attribution without some labels' weights.
+
+        The other labels keep their numbers, centres and weights (not
+        renormalised); a pixel left with no label leaves the footprint.
+
+        Parameters
+        ----------
+        labels : array_like of int
+            The labels to drop (0 and labels above `n_sources` are
+            ignored).
+
+        Returns
+        -------
+        attribution : `PixelAttribution`
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astropais.pcr import PixelAttribution
+        >>> att = PixelAttribution.from_label_map(np.array([[1, 2, 2]]))
+        >>> att.without_labels([2]).pixels.tolist()
+        [0]
+        """
+        drop = np.zeros(self.n_sources + 1, dtype=bool)
+        labels = np.asarray(labels, dtype=np.int64).ravel()
+        drop[labels[(labels > 0) & (labels <= self.n_sources)]] = True
+        gone = drop[self.labels] & (self.labels > 0)
+        if not np.any(gone):
+            return self
+        labels = np.where(gone, 0, self.labels)
+        weights = np.where(gone, 0.0, self.weights)
+        rows, slots = np.nonzero((labels > 0) & (weights > 0))
+        kept_rows, labels, weights = _pack_pairs(
+            rows, labels[rows, slots], weights[rows, slots], self.n_slots)
+        return PixelAttribution(self.shape, self.pixels[kept_rows], labels,
+                                weights, self.centres)
+
+    def _assign(self, pixels, labels):
+        """
+        Replace the attribution of the flat ``pixels`` by one label each
+        with weight 1 (0: background).
+        """
+        pixels = np.asarray(pixels, dtype=np.int64)
+        labels = np.asarray(labels, dtype=np.int64)
+        keep = ~np.isin(self.pixels, pixels)
+        add = labels > 0
+        n_sources = max(self.n_sources, int(labels.max(initial=0)))
+        centres = np.full((n_sources, 2), np.nan)
+        centres[:self.n_sources] = self.centres
+        fresh = np.arange(self.n_sources + 1, n_sources + 1)
+        if fresh.size:
+            mean = _mean_positions(pixels[add], labels[add], self.shape,
+                                   n_sources)
+            centres[fresh - 1] = mean[fresh - 1]
+        n_slots = self.n_slots if self.n_slots else 1
+        new_labels = np.zeros((int(add.sum()), n_slots), dtype=np.int64)
+        new_labels[:, 0] = labels[add]
+        new_weights = np.zeros(new_labels.shape)
+        new_weights[:, 0] = 1.0
+        all_pixels = np.concatenate([self.pixels[keep], pixels[add]])
+        order = np.argsort(all_pixels, kind='stable')
+        return PixelAttribution(
+            self.shape, all_pixels[order],
+            np.concatenate([self.labels[keep], new_labels])[order],
+            np.concatenate([self.weights[keep], new_weights])[order],
+            centres)
 
     def fluxes(self, image):
         """
@@ -262,7 +620,7 @@ class PixelAttribution:
         """
         if not 1 <= label <= self.n_sources:
             raise ValueError(f'label {label} is not in 1..{self.n_sources}')
-        rows, slots = np.nonzero(self.labels == label)
+        rows, slots = np.nonzero((self.labels == label) & (self.weights > 0))
         if rows.size == 0:
             return np.zeros((0, 0)), (slice(0, 0), slice(0, 0))
         yy, xx = np.unravel_index(self.pixels[rows], self.shape)
@@ -325,7 +683,7 @@ class PixelAttribution:
                 raise ValueError(f'image shape {image.shape} differs from '
                                  f'the attribution shape {self.shape}')
             values = values * image.ravel()[self.pixels][:, None]
-        used = self.labels > 0
+        used = (self.labels > 0) & (self.weights > 0)
         label = self.labels[used]
         order = np.argsort(label, kind='stable')
         label = label[order]
@@ -348,3 +706,32 @@ class PixelAttribution:
             cutouts.append(cutout)
             origins.append((y0, x0))
         return SourceImages(self.shape, cutouts, origins)
+
+
+def _mean_positions(pixels, labels, shape, n_labels):
+    """The mean ``(y, x)`` of each label's flat ``pixels`` (NaN if none)."""
+    yy, xx = np.unravel_index(pixels, shape)
+    count = np.bincount(labels, minlength=n_labels + 1)[1:n_labels + 1]
+    with np.errstate(invalid='ignore', divide='ignore'):
+        return np.column_stack([
+            np.bincount(labels, weights=c, minlength=n_labels + 1)[
+                1:n_labels + 1] / count for c in (yy, xx)]).reshape(-1, 2)
+
+
+def _pack_pairs(rows, labels, weights, n_slots):
+    """
+    ``(row, label, weight)`` entries packed into per-row slots, largest
+    weight first: the rows kept and their ``(R, n_slots)`` labels and
+    weights.
+    """
+    order = np.lexsort((-weights, rows))
+    rows, labels, weights = rows[order], labels[order], weights[order]
+    kept_rows, starts = np.unique(rows, return_index=True)
+    counts = np.diff(np.append(starts, rows.size))
+    slot = np.arange(rows.size) - np.repeat(starts, counts)
+    row_index = np.repeat(np.arange(kept_rows.size), counts)
+    out_labels = np.zeros((kept_rows.size, n_slots), dtype=np.int64)
+    out_weights = np.zeros((kept_rows.size, n_slots), dtype=np.float64)
+    out_labels[row_index, slot] = labels
+    out_weights[row_index, slot] = weights
+    return kept_rows, out_labels, out_weights

@@ -19,11 +19,9 @@ def disjoint_label_map(attribution):
     """
     The disjoint (one label a pixel) map of a partial attribution.
 
-    Each pixel goes to the label with the largest weight there (ties to
-    the first slot).  A source that has the largest weight nowhere (a
-    faint source inside a bright one) still gets the one pixel where its
-    own weight is largest, so that every attributed source appears in the
-    label map and in every photutils tool that reads it.
+    The rule is `~astropais.pcr.PixelAttribution.label_map`'s: each pixel
+    goes to its largest-weight label, and a source that wins no pixel
+    still gets the one where its own weight is largest.
 
     Parameters
     ----------
@@ -33,106 +31,29 @@ def disjoint_label_map(attribution):
     Returns
     -------
     labels : `~numpy.ndarray` of int
-        The label map, 0 for background; ``int32`` unless the labels need
-        ``int64``.
+        The label map, 0 for background.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropais.pcr import PixelAttribution
+    >>> att = PixelAttribution.from_label_map(np.array([[1, 0, 2]]))
+    >>> disjoint_label_map(att).tolist()
+    [[1, 0, 2]]
     """
-    dtype = np.int32 if attribution.n_sources < 2**31 - 1 else np.int64
-    segm = np.zeros(attribution.shape, dtype=dtype)
-    weights = np.where(attribution.labels > 0, attribution.weights, -np.inf)
-    if attribution.pixels.size == 0:
-        return segm
-    rows = np.arange(attribution.pixels.size)
-    best = np.argmax(weights, axis=1)
-    winner = attribution.labels[rows, best]
-    winner[~(weights[rows, best] > 0)] = 0
-    segm.flat[attribution.pixels] = winner
-
-    supported = attribution.labels[attribution.weights > 0]
-    missing = np.setdiff1d(np.unique(supported), np.unique(winner))
-    if missing.size == 0:
-        return segm
-    # Pixels a missing source may take: not already taken by another
-    # missing source, and not the last pixel of the source that won it.
-    area = np.bincount(winner, minlength=attribution.n_sources + 1)
-    taken = np.zeros(attribution.pixels.size, dtype=bool)
-    unplaced = []
-    # A loop over the (rare) sources that win no pixel: each takes the
-    # free pixel where its own weight is largest.
-    for label in missing:
-        free = ~taken & ((winner == 0) | (area[winner] > 1))
-        own = np.where((attribution.labels == label) & free[:, None],
-                       attribution.weights, 0.0).max(axis=1)
-        if not np.any(own > 0):
-            unplaced.append(int(label))
-            continue
-        row = int(np.argmax(own))
-        taken[row] = True
-        area[winner[row]] -= 1
-        area[label] += 1
-        winner[row] = label
-        segm.flat[attribution.pixels[row]] = label
-    if unplaced:
-        warnings.warn(f'{len(unplaced)} source(s) {unplaced} have fractions '
-                      'but no pixel of their own in the disjoint label map '
-                      '(more sources than pixels); photutils tools and the '
-                      'catalog will not list them', AstropyUserWarning)
-    return segm
+    return attribution.label_map()
 
 
-def _remap_attribution(attribution, relabel_map, keep_centre=None):
+class _fraction_property(lazyproperty):
     """
-    Apply a label mapping (old label -> new label, 0 = removed) to a
-    partial attribution, merging the weights of labels that map to the
-    same new label and dropping pixels left with no label.
+    A lazy property computed from the fractions: it first brings the
+    fractions up to date with any in-place edit of ``data``.
     """
-    n_pix, n_slots = attribution.labels.shape
-    new = relabel_map[attribution.labels]
-    keep = (new > 0) & (attribution.weights > 0)
-    rows = np.broadcast_to(np.arange(n_pix)[:, None], new.shape)[keep]
-    labs = new[keep].astype(np.int64)
-    wts = attribution.weights[keep]
 
-    # Merge duplicate (pixel, label) pairs.
-    n_new = int(relabel_map.max()) if relabel_map.size else 0
-    keys = rows * (n_new + 1) + labs
-    ukeys, inverse = np.unique(keys, return_inverse=True)
-    merged = np.bincount(inverse, weights=wts, minlength=ukeys.size)
-    urows, ulabs = np.divmod(ukeys, n_new + 1)
-
-    # Order each pixel's pairs by decreasing weight; rank = slot index.
-    order = np.lexsort((-merged, urows))
-    urows, ulabs, merged = urows[order], ulabs[order], merged[order]
-    kept_rows, starts = np.unique(urows, return_index=True)
-    counts = np.diff(np.append(starts, urows.size))
-    slot = np.arange(urows.size) - np.repeat(starts, counts)
-    row_index = np.repeat(np.arange(kept_rows.size), counts)
-    labels = np.zeros((kept_rows.size, n_slots), dtype=np.int64)
-    weights = np.zeros((kept_rows.size, n_slots), dtype=np.float64)
-    labels[row_index, slot] = ulabs
-    weights[row_index, slot] = merged
-
-    # Centres: the mean centre of the old labels merged into a new one,
-    # or the centre of ``keep_centre`` (the label that absorbed others).
-    old = np.arange(1, len(attribution.centres) + 1)
-    target = relabel_map[old] if old.size else old
-    valid = (target > 0) & np.all(np.isfinite(attribution.centres), axis=1)
-    centres = np.full((n_new, 2), np.nan)
-    if np.any(valid):
-        count = np.bincount(target[valid], minlength=n_new + 1)[1:]
-        for axis in range(2):
-            total = np.bincount(target[valid],
-                                weights=attribution.centres[valid, axis],
-                                minlength=n_new + 1)[1:]
-            with np.errstate(invalid='ignore', divide='ignore'):
-                centres[:, axis] = np.where(count > 0, total / count, np.nan)
-    if (keep_centre is not None and 1 <= keep_centre <= len(old)
-            and relabel_map[keep_centre] > 0):
-        centres[relabel_map[keep_centre] - 1] = \
-            attribution.centres[keep_centre - 1]
-
-    return PixelAttribution(attribution.shape,
-                            attribution.pixels[kept_rows], labels, weights,
-                            centres)
+    def __get__(self, obj, owner=None):
+        if obj is not None:
+            obj._sync()
+        return super().__get__(obj, owner)
 
 
 class WeightedSegmentationImage(SegmentationImage):
@@ -148,9 +69,19 @@ class WeightedSegmentationImage(SegmentationImage):
 
     Parameters
     ----------
-    attribution : `~astropais.pcr.PixelAttribution`
+    data : `~astropais.pcr.PixelAttribution` or `~numpy.ndarray` of int
         The partial attribution (for example the output of
-        `astropais.pcr.decode`).
+        `astropais.pcr.decode`), or a disjoint label map as photutils'
+        `~photutils.segmentation.SegmentationImage` takes it (every
+        labelled pixel then belongs wholly to its label; the array is
+        used as ``data`` without a copy and keeps its dtype).
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is neither, or the label map does not hold integers.
+    ValueError
+        If the label map has negative labels.
 
     Notes
     -----
@@ -163,21 +94,75 @@ class WeightedSegmentationImage(SegmentationImage):
     source then goes to the remaining source with the largest weight,
     and a pixel left with no source becomes background.
 
-    ``data`` cannot be assigned directly (the fractions could not follow);
-    build a new instance from a `~astropais.pcr.PixelAttribution`
-    instead.  Slicing (``segm[slices]``) returns a plain
-    `~photutils.segmentation.SegmentationImage` of the label map.
+    ``data`` may be edited in place or assigned, as in photutils; the
+    fractions follow the edit the next time they are used (see
+    `~astropais.pcr.PixelAttribution.follow_label_map`): a pixel whose
+    label changed belongs wholly to its new label (0: background), a
+    label that no longer appears in ``data`` loses its fractions
+    everywhere, and every other pixel keeps its fractions.  Assigning a
+    label map of another shape replaces the fractions by the disjoint
+    ones (with a warning if partial fractions are lost).
+
+    Slicing (``segm[slices]``) returns a `WeightedSegmentationImage` whose
+    ``data`` is a view of this one's (as in photutils) and whose
+    fractions are this one's inside the part, less those of labels that
+    have no pixel in the part.
+
+    A label map that is not 2-D is accepted as photutils accepts it, but
+    the fractions need a 2-D image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropais.segmentation import WeightedSegmentationImage
+    >>> segm = WeightedSegmentationImage(np.array([[1, 1, 0, 2]]))
+    >>> segm.labels.tolist(), segm.total_fraction.tolist()
+    ([1, 2], [[1.0, 1.0, 0.0, 1.0]])
+    >>> segm.data[segm.data == 2] = 0
+    >>> segm.attribution.n_sources
+    1
     """
 
-    def __init__(self, attribution):
-        if not isinstance(attribution, PixelAttribution):
-            raise TypeError('attribution must be a '
-                            'astropais.pcr.PixelAttribution, got '
-                            f'{type(attribution).__name__}')
-        if len(attribution.shape) != 2:
-            raise ValueError('attribution must describe a 2-D image')
+    def __init__(self, data):
+        if isinstance(data, PixelAttribution):
+            if len(data.shape) != 2:
+                raise ValueError('attribution must describe a 2-D image')
+            attribution, label_map = data, data.label_map()
+        elif isinstance(data, np.ndarray):
+            attribution, label_map = None, data
+        else:
+            raise TypeError('Input data must be a numpy array (an integer '
+                            'label map) or an astropais.pcr.PixelAttribution,'
+                            f' got {type(data).__name__}')
+        self._attribution = None
+        super().__init__(label_map)
+        self._set_attribution(attribution)
+
+    def _set_attribution(self, attribution=None):
+        """Attach the attribution of ``data`` (disjoint if not given)."""
+        if attribution is None and self._data.ndim == 2:
+            attribution = PixelAttribution.from_label_map(self._data)
         self._attribution = attribution
-        super().__init__(disjoint_label_map(attribution))
+        self._seen = None if attribution is None else self._data.copy()
+
+    def _sync(self):
+        """Bring the fractions up to date with in-place edits of ``data``."""
+        if self._attribution is None:
+            raise ValueError('fractions need a 2-D segmentation image; this '
+                             f'one is {self._data.ndim}-D')
+        if (self._seen.shape == self._data.shape
+                and np.array_equal(self._seen, self._data)):
+            return
+        if not np.issubdtype(self._data.dtype, np.integer):
+            raise TypeError('data must have integer type')
+        if self._seen.shape == self._data.shape:
+            attribution = self._attribution.follow_label_map(self._seen,
+                                                             self._data)
+        else:
+            attribution = PixelAttribution.from_label_map(self._data)
+        self._reset_lazyproperties()
+        self._attribution = attribution
+        self._seen = self._data.copy()
 
     @classmethod
     def from_segmentation(cls, segmentation_image):
@@ -192,43 +177,68 @@ class WeightedSegmentationImage(SegmentationImage):
         Returns
         -------
         segm : `WeightedSegmentationImage`
-            Its label map equals the input; the centre of each label is
-            the mean position of its pixels (NaN for absent labels).
+            Its label map equals the input (copied, dtype kept) and it
+            keeps the input's deblended labels; the centre of each label
+            is the mean position of its pixels (NaN for absent labels).
+
+        Raises
+        ------
+        TypeError
+            If the segmentation does not hold integers.
+        ValueError
+            If it is not 2-D or has negative labels.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from photutils.segmentation import SegmentationImage
+        >>> from astropais.segmentation import WeightedSegmentationImage
+        >>> segm = WeightedSegmentationImage.from_segmentation(
+        ...     SegmentationImage(np.array([[1, 0, 2]])))
+        >>> segm.centres.tolist()
+        [[0.0, 0.0], [0.0, 2.0]]
         """
-        data = np.asarray(getattr(segmentation_image, 'data',
-                                  segmentation_image))
-        if data.ndim != 2 or not np.issubdtype(data.dtype, np.integer):
-            raise ValueError('the segmentation must be a 2-D integer array')
-        if np.any(data < 0):
-            raise ValueError('the segmentation cannot have negative labels')
-        pixels = np.flatnonzero(data)
-        labels = data.ravel()[pixels].astype(np.int64)
-        n_sources = int(data.max()) if data.size else 0
-        yy, xx = np.unravel_index(pixels, data.shape)
-        count = np.bincount(labels, minlength=n_sources + 1)[1:]
-        with np.errstate(invalid='ignore', divide='ignore'):
-            centres = np.column_stack([
-                np.bincount(labels, weights=c, minlength=n_sources + 1)[1:]
-                / count for c in (yy, xx)])
-        attribution = PixelAttribution(data.shape, pixels, labels[:, None],
-                                       np.ones((pixels.size, 1)),
-                                       centres.reshape(-1, 2))
-        return cls(attribution)
+        data = np.array(getattr(segmentation_image, 'data',
+                                segmentation_image))
+        if data.ndim != 2:
+            raise ValueError(f'the segmentation must be 2-D, got '
+                             f'{data.ndim}-D')
+        segm = cls(data)
+        deblend_map = getattr(segmentation_image, '_deblend_label_map', {})
+        segm._deblend_label_map = {key: np.array(value) for key, value
+                                   in deblend_map.items()}
+        return segm
 
     @property
     def data(self):
-        """The disjoint label map (largest-weight source of each pixel)."""
+        """
+        The disjoint label map (largest-weight source of each pixel).
+
+        It may be edited in place or assigned; the fractions follow (see
+        the class notes).
+        """
         return self._data
 
     @data.setter
     def data(self, value):
-        if '_data' in self.__dict__:
-            raise AttributeError(
-                'the data of a WeightedSegmentationImage cannot be assigned '
-                '(its fractions could not follow); use reassign_labels, '
-                'remove_labels, keep_labels or relabel_consecutive, or make '
-                'a new WeightedSegmentationImage from a PixelAttribution')
+        initialised = '_data' in self.__dict__
+        if initialised and self._attribution is not None:
+            self._sync()
+        old = self._attribution
         SegmentationImage.data.fset(self, value)
+        if not initialised:
+            return
+        if (old is not None and value.ndim == 2
+                and tuple(value.shape) == old.shape):
+            self._attribution = old.follow_label_map(self._seen, value)
+            self._seen = value.copy()
+            return
+        if old is not None and np.any((old.weights > 0)
+                                      & (old.weights < 1)):
+            warnings.warn('the new data have another shape: the partial '
+                          'fractions were replaced by the disjoint ones of '
+                          'the new label map', AstropyUserWarning)
+        self._set_attribution()
 
     def __array__(self, dtype=None, copy=None):
         """The label map as an array (for matplotlib and numpy)."""
@@ -236,9 +246,34 @@ class WeightedSegmentationImage(SegmentationImage):
             return np.array(self._data, dtype=dtype)
         return np.asarray(self._data, dtype=dtype)
 
+    def __getitem__(self, key):
+        """
+        A part of the segmentation, fractions included.
+
+        Its ``data`` is a view of this segmentation's (edits flow both
+        ways, as in photutils); its fractions are this segmentation's
+        inside the part, less those of the labels that have no pixel
+        there.
+        """
+        plain = super().__getitem__(key)    # photutils' checks and errors
+        if self._attribution is None:
+            return plain
+        part = plain.data
+        attribution = self.attribution.sliced(key)
+        absent = np.ones(attribution.n_sources + 1, dtype=bool)
+        absent[np.unique(part)] = False
+        attribution = attribution.without_labels(np.flatnonzero(absent))
+        new = type(self).__new__(type(self))
+        new._attribution = None
+        SegmentationImage.__init__(new, part)
+        new._attribution = attribution
+        new._seen = part.copy()
+        return new
+
     @property
     def attribution(self):
         """The sparse partial attribution (`~astropais.pcr.PixelAttribution`)."""
+        self._sync()
         return self._attribution
 
     @property
@@ -249,24 +284,15 @@ class WeightedSegmentationImage(SegmentationImage):
         Row ``label - 1`` belongs to ``label``; rows of absent labels are
         NaN.
         """
-        return self._attribution.centres
+        return self.attribution.centres
 
-    @lazyproperty
-    def _support(self):
-        """
-        The (pixel row, label) entries with positive weight, sorted by
-        label: rows, labels, weights, y, x, and each label's start index.
-        """
-        attr = self._attribution
-        rows, slots = np.nonzero((attr.weights > 0) & (attr.labels > 0))
-        labels = attr.labels[rows, slots]
-        order = np.argsort(labels, kind='stable')
-        rows, slots, labels = rows[order], slots[order], labels[order]
-        yy, xx = np.unravel_index(attr.pixels[rows], attr.shape)
-        return {'labels': labels, 'weights': attr.weights[rows, slots],
-                'y': yy, 'x': xx}
+    @_fraction_property
+    def _sources(self):
+        """Every source's fraction cut-out and origin (label ``i`` at
+        index ``i - 1``), from `~astropais.pcr.PixelAttribution`."""
+        return self._attribution.to_source_images()
 
-    @lazyproperty
+    @_fraction_property
     def fraction_slices(self):
         """
         The bounding box of every source's fractions (the pixels where its
@@ -276,41 +302,24 @@ class WeightedSegmentationImage(SegmentationImage):
         a source has fractions in pixels that belong to a neighbour in the
         disjoint map.
         """
-        sup = self._support
-        n_max = max(int(self.max_label), 0) + 1
-        lo_y = np.full(n_max, np.iinfo(np.int64).max)
-        lo_x = lo_y.copy()
-        hi_y = np.full(n_max, -1)
-        hi_x = hi_y.copy()
-        np.minimum.at(lo_y, sup['labels'], sup['y'])
-        np.minimum.at(lo_x, sup['labels'], sup['x'])
-        np.maximum.at(hi_y, sup['labels'], sup['y'])
-        np.maximum.at(hi_x, sup['labels'], sup['x'])
-        return [(slice(int(lo_y[i]), int(hi_y[i]) + 1),
-                 slice(int(lo_x[i]), int(hi_x[i]) + 1))
-                for i in self.labels]
+        sources = self._sources
+        slices = []
+        for label in self.labels:
+            (y0, x0), cutout = sources.origins[label - 1], \
+                sources.cutouts[label - 1]
+            slices.append((slice(int(y0), int(y0) + cutout.shape[0]),
+                           slice(int(x0), int(x0) + cutout.shape[1])))
+        return slices
 
-    @lazyproperty
+    @_fraction_property
     def fraction_cutouts(self):
         """
         The fraction map ``M_i`` of every source in its `fraction_slices`
         box (0 where it has no weight), in the order of `labels`.
         """
-        sup = self._support
-        starts = np.searchsorted(sup['labels'], self.labels, side='left')
-        stops = np.searchsorted(sup['labels'], self.labels, side='right')
-        cutouts = []
-        # A loop over sources: each fills its own small cut-out.
-        for start, stop, slc in zip(starts, stops, self.fraction_slices):
-            cutout = np.zeros((slc[0].stop - slc[0].start,
-                               slc[1].stop - slc[1].start))
-            cutout[sup['y'][start:stop] - slc[0].start,
-                   sup['x'][start:stop] - slc[1].start] = \
-                sup['weights'][start:stop]
-            cutouts.append(cutout)
-        return cutouts
+        return [self._sources.cutouts[label - 1] for label in self.labels]
 
-    @lazyproperty
+    @_fraction_property
     def total_fraction(self):
         """
         The summed fraction ``sum_i M_i`` of every pixel (1 on the
@@ -323,7 +332,7 @@ class WeightedSegmentationImage(SegmentationImage):
                                            0.0).sum(axis=1)
         return total
 
-    @lazyproperty
+    @_fraction_property
     def footprint(self):
         """The boolean footprint: pixels with any attributed fraction."""
         return self.total_fraction > 0
@@ -375,18 +384,18 @@ class WeightedSegmentationImage(SegmentationImage):
 
     def _apply_relabel_map(self, relabel_map, keep_centre=None):
         """Apply ``relabel_map`` to the attribution and the label map."""
-        top = max(int(self.max_label), self._attribution.n_sources)
+        top = max(int(self.max_label), self.attribution.n_sources)
         if relabel_map.size < top + 1:
             full = np.arange(top + 1, dtype=relabel_map.dtype)
             full[:relabel_map.size] = relabel_map
             relabel_map = full
         dtype = self._data.dtype
-        attribution = _remap_attribution(self._attribution,
-                                         relabel_map.astype(np.int64),
-                                         keep_centre=keep_centre)
+        attribution = self._attribution.relabel(relabel_map,
+                                                keep_centre=keep_centre)
         self._reset_lazyproperties()
         self._attribution = attribution
-        self._data = disjoint_label_map(attribution).astype(dtype)
+        self._data = attribution.label_map().astype(dtype)
+        self._seen = self._data.copy()
         self._update_deblend_label_map(relabel_map)
 
     def reassign_labels(self, labels, new_label, relabel=False):
@@ -405,14 +414,17 @@ class WeightedSegmentationImage(SegmentationImage):
         relabel : bool, optional
             If `True`, relabel consecutively from 1 afterwards.
         """
+        if self._attribution is None:
+            return super().reassign_labels(labels, new_label,
+                                           relabel=relabel)
+        n_sources = self.attribution.n_sources
         self.check_labels(labels)
         labels = np.atleast_1d(labels)
         if labels.size == 0:
             return
         if new_label < 0:
             raise ValueError('new_label must be >= 0')
-        top = max(int(self.max_label), self._attribution.n_sources,
-                  int(new_label))
+        top = max(int(self.max_label), n_sources, int(new_label))
         relabel_map = np.arange(top + 1, dtype=np.int64)
         relabel_map[labels] = new_label
         if relabel:
@@ -434,6 +446,9 @@ class WeightedSegmentationImage(SegmentationImage):
         start_label : int, optional
             The first label (> 0).
         """
+        if self._attribution is None:
+            return super().relabel_consecutive(start_label=start_label)
+        n_sources = self.attribution.n_sources
         if self.n_labels == 0:
             warnings.warn('Cannot relabel a segmentation image with no '
                           'non-zero labels', AstropyUserWarning)
@@ -443,9 +458,9 @@ class WeightedSegmentationImage(SegmentationImage):
         labels = self.labels
         if (labels[0] == start_label
                 and labels[-1] - labels[0] + 1 == self.n_labels
-                and self._attribution.n_sources == labels[-1]):
+                and n_sources == labels[-1]):
             return
-        top = max(int(self.max_label), self._attribution.n_sources)
+        top = max(int(self.max_label), n_sources)
         relabel_map = np.zeros(top + 1, dtype=np.int64)
         relabel_map[labels] = np.arange(self.n_labels) + start_label
         self._apply_relabel_map(relabel_map)

@@ -195,16 +195,107 @@ def test_copy_is_independent(scene):
         check_consistent(dup)
 
 
-def test_data_cannot_be_assigned(scene):
+def test_label_map_construction_like_photutils():
+    # photutils' most basic construction: a disjoint label map.
+    for dtype in (np.int8, np.uint16, np.int32, np.int64):
+        data = np.array([[1, 1, 0], [0, 3, 3]], dtype=dtype)
+        segm = WeightedSegmentationImage(data)
+        assert segm.data is data and segm.data.dtype == dtype
+        np.testing.assert_array_equal(segm.labels, [1, 3])
+        assert segm.labels.dtype == dtype
+        np.testing.assert_array_equal(segm.total_fraction, data > 0)
+        np.testing.assert_allclose(segm.centres[[0, 2]], [[0, 0.5], [1, 1.5]])
+        assert np.all(np.isnan(segm.centres[1]))
+        check_consistent(segm)
+    # photutils' errors, with photutils' messages.
+    with pytest.raises(TypeError, match='data must have integer type'):
+        WeightedSegmentationImage(np.zeros((3, 3)))
+    with pytest.raises(TypeError, match='numpy array'):
+        WeightedSegmentationImage([[1, 0]])
+    with pytest.raises(ValueError, match='negative integers'):
+        WeightedSegmentationImage(-np.ones((3, 3), int))
+    # 1-D, as photutils: labels and areas work; fractions need 2-D.
+    segm = WeightedSegmentationImage(np.array([0, 2, 2, 5]))
+    np.testing.assert_array_equal(segm.labels, [2, 5])
+    np.testing.assert_array_equal(segm.areas, [2, 1])
+    segm.relabel_consecutive()
+    np.testing.assert_array_equal(segm.data, [0, 1, 1, 2])
+    with pytest.raises(ValueError, match='2-D'):
+        segm.attribution
+
+
+def test_inplace_edit_of_data_flows_into_fractions(scene):
+    image, _, attr = scene
+    segm = WeightedSegmentationImage(attr)
+    before = attr.fluxes(image)
+    segm.data[segm.data == 2] = 0
+    assert not np.any(segm.attribution.labels[
+        segm.attribution.weights > 0] == 2)
+    np.testing.assert_array_equal(segm.labels, [1, 3])
+    check_consistent(segm)
+    # A later relabel keeps the edit instead of restoring label 2.
+    segm.relabel_consecutive()
+    np.testing.assert_array_equal(segm.labels, [1, 2])
+    check_consistent(segm)
+    fluxes = segm.attribution.fluxes(image)
+    assert fluxes[1] == pytest.approx(
+        before[2], rel=0.05)    # old label 3 kept (nearly) all its flux
+
+
+def test_edit_through_asarray_flows_into_fractions(scene):
     segm = WeightedSegmentationImage(scene[2])
-    with pytest.raises(AttributeError, match='cannot be assigned'):
-        segm.data = np.zeros(segm.shape, dtype=int)
+    np.asarray(segm)[0:3, 0:3] = 7
+    attribution = segm.attribution
+    rows = np.isin(attribution.pixels,
+                   np.ravel_multi_index(np.nonzero(segm.data == 7),
+                                        segm.shape))
+    np.testing.assert_array_equal(attribution.labels[rows, 0], 7)
+    np.testing.assert_array_equal(attribution.weights[rows, 0], 1.0)
+    assert 7 in segm.labels
+    check_consistent(segm)
+
+
+def test_edit_through_a_slice_flows_into_the_parent(scene):
+    segm = WeightedSegmentationImage(scene[2])
+    box = (slice(15, 22), slice(17, 25))
+    part = segm[box]
+    assert isinstance(part, WeightedSegmentationImage)
+    # The part keeps its fractions (those of labels with pixels in it).
+    inside = np.unique(segm.data[box])
+    inside = inside[inside > 0]
+    expected = np.zeros(part.shape)
+    for label in inside:
+        fractions, slc = segm.fraction_image(label)
+        full = np.zeros(segm.shape)
+        full[slc] = fractions
+        expected += full[box]
+    np.testing.assert_allclose(part.total_fraction, expected)
+    check_consistent(part)
+    # Its data is a view: an edit reaches the parent and its fractions.
+    part.data[:] = 0
+    assert not segm.data[box].any()
+    assert not segm.total_fraction[box].any()
+    check_consistent(segm, strict=False)
+    segm.relabel_consecutive()
+    assert not segm.data[box].any()
+
+
+def test_data_assignment_follows(scene):
+    segm = WeightedSegmentationImage(scene[2])
+    new = segm.data.copy()
+    new[new == 3] = 0
+    segm.data = new
+    assert 3 not in segm.attribution.labels
+    check_consistent(segm)
+    with pytest.warns(AstropyUserWarning, match='partial fractions'):
+        segm.data = np.ones((2, 2), dtype=int)
+    np.testing.assert_array_equal(segm.total_fraction, 1)
 
 
 def test_bad_input():
     with pytest.raises(TypeError, match='PixelAttribution'):
-        WeightedSegmentationImage(np.zeros((3, 3), dtype=int))
-    with pytest.raises(ValueError, match='integer'):
+        WeightedSegmentationImage('segm')
+    with pytest.raises(TypeError, match='integer'):
         WeightedSegmentationImage.from_segmentation(np.zeros((3, 3)))
     with pytest.raises(ValueError, match='negative'):
         WeightedSegmentationImage.from_segmentation(-np.ones((3, 3), int))
@@ -234,7 +325,7 @@ def test_photutils_tools_accept_it(scene):
     regions = segm.to_regions()
     assert len(regions) == 3
     sliced = segm[0:20, 0:30]
-    assert isinstance(sliced, SegmentationImage)
+    assert isinstance(sliced, WeightedSegmentationImage)
 
 
 @st.composite
