@@ -2,6 +2,9 @@
 
 import json
 
+from astropais.simulation.presets import PRESETS
+from astropais.simulation.randomise import DISTRIBUTIONS
+
 __all__ = ['add_parser', 'run', 'parse_override']
 
 
@@ -48,8 +51,11 @@ def add_parser(subparsers):
         description='Simulate blended fields with GalSim and write crops, '
                     'their PCR labels and catalogues as a dataset.')
     p.add_argument('output', help='dataset directory')
-    p.add_argument('--preset', default='hst', choices=('hst', 'lsst'),
-                   help='survey preset (default: %(default)s)')
+    p.add_argument('--preset', default='hst',
+                   choices=(*PRESETS, *DISTRIBUTIONS),
+                   help="survey preset, or 'mixed' for domain-randomised "
+                        "crops that each draw their own PSF, noise and "
+                        "sampling (default: %(default)s)")
     p.add_argument('--n-crops', type=int, default=1000,
                    help='number of crops (default: %(default)s)')
     p.add_argument('--crop-size', type=int, default=64,

@@ -130,7 +130,7 @@ def large_galaxy_profile(flux, size, g1, g2, rng, galsim_seed, pixel_scale):
                              trunc=5 * hlr).shear(g1=g1, g2=g2)
     else:
         bulge = rng.uniform(0.05, 0.4)
-        knots = rng.uniform(0.05, 0.3) if rng.random() < 0.6 else 0.0
+        knots = rng.uniform(0.03, 0.15) if rng.random() < 0.6 else 0.0
         bar = rng.uniform(0.03, 0.15) if rng.random() < 0.4 else 0.0
         arms = rng.uniform(0.1, 0.3) if rng.random() < 0.5 else 0.0
         disk = 1.0 - bulge - knots - bar - arms
@@ -139,9 +139,11 @@ def large_galaxy_profile(flux, size, g1, g2, rng, galsim_seed, pixel_scale):
                      half_light_radius=hlr * rng.uniform(0.1, 0.3),
                      trunc=1.5 * hlr, flux=flux * bulge)]
         if knots:
-            parts.append(galsim.RandomKnots(
-                int(rng.integers(20, 120)), half_light_radius=hlr,
-                flux=flux * knots, rng=galsim.BaseDeviate(int(galsim_seed))))
+            # Resolved clumps (HII regions), not point sources.
+            parts.append(galsim.Convolve(galsim.RandomKnots(
+                int(rng.integers(20, 80)), half_light_radius=hlr,
+                flux=flux * knots, rng=galsim.BaseDeviate(int(galsim_seed))),
+                galsim.Gaussian(sigma=hlr * rng.uniform(0.02, 0.06))))
         if bar:
             parts.append(galsim.Sersic(
                 0.5, half_light_radius=hlr * rng.uniform(0.3, 0.6),

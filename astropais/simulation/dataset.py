@@ -7,9 +7,11 @@ import numpy as np
 
 from ..pcr.sparse import SourceImages
 from .presets import get_preset
+from .randomise import DISTRIBUTIONS, SceneDistribution, get_distribution
 from .scene import make_scene
 
-__all__ = ['simulate_dataset', 'crop_seed', 'simulate_crop']
+__all__ = ['simulate_dataset', 'crop_seed', 'simulate_crop',
+           'resolve_parameters', 'default_margin']
 
 
 def crop_seed(seed, index):
@@ -43,8 +45,9 @@ def simulate_crop(preset, crop_size, seed, margin=None, **overrides):
 
     Parameters
     ----------
-    preset : str or `~astropais.simulation.SceneParameters`
-        The preset.
+    preset : str, `~astropais.simulation.SceneParameters` or `~astropais.simulation.SceneDistribution`
+        The preset, or a distribution (``'mixed'``) from which the crop
+        draws its parameters with ``SeedSequence([seed, 1])``.
     crop_size : int or tuple of int
         Crop shape (square if one number).
     seed : int
@@ -61,9 +64,9 @@ def simulate_crop(preset, crop_size, seed, margin=None, **overrides):
     """
     shape = ((crop_size, crop_size) if np.ndim(crop_size) == 0
              else tuple(crop_size))
-    params = get_preset(preset, **overrides)
+    params = resolve_parameters(preset, seed, **overrides)
     if margin is None:
-        margin = int(np.ceil(3 * params.psf_fwhm_pixels))
+        margin = default_margin(preset)
     if isinstance(margin, bool) or not isinstance(margin, (int, np.integer)) \
             or margin < 0:
         raise ValueError(f'margin must be an integer >= 0, got {margin!r}')
@@ -74,6 +77,60 @@ def simulate_crop(preset, crop_size, seed, margin=None, **overrides):
     full = (shape[0] + 2 * margin, shape[1] + 2 * margin)
     scene = make_scene(params, shape=full, seed=seed)
     return scene.crop(margin, margin, shape)
+
+
+def _is_distribution(preset):
+    return isinstance(preset, SceneDistribution) or (
+        isinstance(preset, str) and preset in DISTRIBUTIONS)
+
+
+def resolve_parameters(preset, seed, **overrides):
+    """
+    The scene parameters of one crop.
+
+    Parameters
+    ----------
+    preset : str, `~astropais.simulation.SceneParameters` or `~astropais.simulation.SceneDistribution`
+        A preset (the same parameters for every seed) or a distribution
+        (parameters drawn with ``SeedSequence([seed, 1])``).
+    seed : int
+        The crop's scene seed.
+    **overrides
+        Parameters to change after the draw.
+
+    Returns
+    -------
+    params : `~astropais.simulation.SceneParameters`
+        The parameters.
+    """
+    if _is_distribution(preset):
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 1]))
+        params = get_distribution(preset).draw(rng)
+        return params.replace(**overrides) if overrides else params
+    return get_preset(preset, **overrides)
+
+
+def default_margin(preset, **overrides):
+    """
+    Pixels simulated beyond each side of a crop: three PSF FWHM.
+
+    Parameters
+    ----------
+    preset : str, `~astropais.simulation.SceneParameters` or `~astropais.simulation.SceneDistribution`
+        The preset or distribution (its largest PSF).
+    **overrides
+        Parameters of a preset to change.
+
+    Returns
+    -------
+    margin : int
+        The margin in pixels.
+    """
+    if _is_distribution(preset):
+        fwhm = get_distribution(preset).max_psf_fwhm_pixels
+    else:
+        fwhm = get_preset(preset, **overrides).psf_fwhm_pixels
+    return int(np.ceil(3 * fwhm))
 
 
 def _labelled_crop(task):
@@ -126,8 +183,10 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
         The dataset directory.
     n_crops : int
         The number of crops the dataset should hold.
-    preset : str, optional
-        ``'hst'`` or ``'lsst'``.
+    preset : str or `~astropais.simulation.SceneDistribution`, optional
+        A preset name (``'hst'``, ``'lsst'``, ``'hst_drizzled'``,
+        ``'ground'``) or a distribution (``'mixed'``: every crop draws its
+        own parameters, see `resolve_parameters`).
     crop_size : int, optional
         Crop side in pixels.
     seed : int, optional
@@ -190,16 +249,25 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
     dilation = SOURCE_MASK_DILATION if mask_dilation is None else mask_dilation
     truth_source_mask(np.zeros((1, 1)), 1.0, threshold=threshold,
                       dilation=dilation)  # validates both
-    params = get_preset(preset, **overrides)
+    if _is_distribution(preset):
+        if overrides:
+            raise ValueError('scene parameter overrides cannot be combined '
+                             'with a distribution')
+        params = get_distribution(preset)
+        first = resolve_parameters(params, 0)
+    else:
+        params = first = get_preset(preset, **overrides)
     if isinstance(crop_size, bool) or not isinstance(
             crop_size, (int, np.integer)) or crop_size < 1:
         raise ValueError(f'crop_size must be a positive integer, got '
                          f'{crop_size!r}')
     if margin is None:
-        margin = int(np.ceil(3 * params.psf_fwhm_pixels))
+        margin = default_margin(params)
     # Fail on an impossible configuration before anything is written: an
     # empty scene checks the crop, the margin and the pair separations.
-    simulate_crop(params.replace(density=0.0), crop_size, 0, margin=margin)
+    simulate_crop(first.replace(density=0.0, large_galaxies=0.0,
+                                bright_stars=0.0),
+                  crop_size, 0, margin=margin)
     manifest = {
         'generator': {'name': 'astropais.simulation.simulate_dataset',
                       'version': __version__, 'galsim': galsim.__version__},

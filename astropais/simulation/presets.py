@@ -410,6 +410,31 @@ PRESETS = {
         size_ref_mag=23.0, size_mag_slope=-0.08, size_scatter=0.2,
         size_range=(0.05, 5.0), star_fraction=0.1, pair_fraction=0.3,
         pair_separation=(0.5, 3.0)),
+    # HST ACS-like drizzled image, a family the 'hst' preset lacks: a
+    # diffraction-limited optical PSF with four struts (spikes), 0.05"
+    # drizzled pixels with the COSMOS noise correlation, source photon
+    # noise, and a few bright (saturating) stars and large galaxies.
+    'hst_drizzled': SceneParameters(
+        name='hst_drizzled', pixel_scale=0.05, psf='optical', psf_fwhm=0.1,
+        psf_obscuration=0.33, psf_struts=4, psf_strut_angle=45.0,
+        psf_jitter=0.3, zero_point=25.94, depth=27.2, density=250.0,
+        noise_kernel='cosmos', source_noise_knee=300.0,
+        mag_range=(18.0, 27.5), mag_slope=0.3, size_median=0.3,
+        size_ref_mag=24.0, size_mag_slope=-0.08, size_scatter=0.2,
+        size_range=(0.03, 3.0), star_fraction=0.05, pair_fraction=0.3,
+        pair_separation=(0.5, 3.0), large_galaxies=0.3, bright_stars=0.3,
+        bright_star_peak_snr=(100.0, 3e4), saturation_snr=5000.0),
+    # Ground-based seeing (Kolmogorov) with a residual background, 0.168"
+    # pixels (HSC-like), white sky noise plus source photon noise.
+    'ground': SceneParameters(
+        name='ground', pixel_scale=0.168, psf='kolmogorov', psf_fwhm=0.6,
+        zero_point=27.0, depth=26.0, density=150.0, source_noise_knee=100.0,
+        background_gradient=0.1, mag_range=(17.0, 26.5), mag_slope=0.3,
+        size_median=0.4, size_ref_mag=23.0, size_mag_slope=-0.08,
+        size_scatter=0.2, size_range=(0.05, 5.0), star_fraction=0.1,
+        pair_fraction=0.3, pair_separation=(0.5, 3.0), large_galaxies=0.3,
+        bright_stars=0.3, bright_star_peak_snr=(100.0, 3e4),
+        saturation_snr=5000.0),
 }
 
 
@@ -420,7 +445,8 @@ def get_preset(preset='hst', **overrides):
     Parameters
     ----------
     preset : str or `SceneParameters`
-        ``'hst'``, ``'lsst'`` or a parameter set.
+        ``'hst'``, ``'lsst'``, ``'hst_drizzled'``, ``'ground'`` or a
+        parameter set.
     **overrides
         Parameters to change (see `SceneParameters`).
 

@@ -15,7 +15,7 @@ from .noise import (background_residual, noise_sigma_from_depth, sky_noise,
                     source_noise)
 from .presets import SceneParameters, get_preset
 from .profiles import source_profile, stamp_radius
-from .psf import make_psf
+from .psf import compact_psf, make_psf
 
 __all__ = ['Scene', 'make_scene', 'matched_filter_snr']
 
@@ -244,6 +244,7 @@ def make_scene(preset='hst', shape=(256, 256), seed=0, **overrides):
         cols = {key: np.concatenate([cols[key], extra[key]])
                 for key in cols}
     n_sources = len(cols['x'])
+    kernel = compact_psf(psf_profile, params, fwhm)
     shape_rng = np.random.default_rng(shape_ss)
     galsim_seeds = shape_rng.integers(1, 2 ** 31 - 1, size=n_sources)
     method = 'no_pixel' if params.is_image_psf else 'auto'
@@ -260,12 +261,12 @@ def make_scene(preset='hst', shape=(256, 256), seed=0, **overrides):
             galaxy, extent = large_galaxy_profile(
                 cols['flux'][i], cols['size'][i], cols['g1'][i],
                 cols['g2'][i], bright_rng, galsim_seeds[i], scale)
-            profile = galsim.Convolve(galaxy, psf_profile)
+            profile = galsim.Convolve(galaxy, kernel)
         else:
             galaxy, extent = source_profile(
                 kind, cols['flux'][i], cols['size'][i], cols['g1'][i],
                 cols['g2'][i], shape_rng, galsim_seeds[i], scale)
-            profile = galsim.Convolve(galaxy, psf_profile)
+            profile = galsim.Convolve(galaxy, kernel)
         if i >= n_regular and kind == 'star':
             radius = bright_star_radius(
                 cols['flux'][i] * psf_image.max() / max(sigma, 1e-30), fwhm)
