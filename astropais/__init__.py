@@ -9,7 +9,11 @@ public classes are imported on first access.
 
 import importlib
 
+from . import _backend
 from .version import __version__
+
+# Quiet the backend's start-up logging before anything imports it.
+_backend.install()
 
 # Public name -> submodule that defines it.  Resolved lazily (PEP 562) so
 # that ``import astropais`` never imports TensorFlow, Keras or JAX.

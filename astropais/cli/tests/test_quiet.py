@@ -1,0 +1,60 @@
+"""The command line prints nothing from TensorFlow or Keras on stderr."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+M13 = (Path(__import__('astropy').__file__).parent
+       / 'io/fits/hdu/compressed/tests/data/m13.fits')
+
+
+def _clean_environment():
+    """This environment without the logging variables tests set."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(('TF_', 'KERAS_'))}
+    env['PYTHONWARNINGS'] = 'default'
+    return env
+
+
+@pytest.mark.skipif(not M13.exists(), reason="astropy's m13.fits test "
+                    'file is not installed')
+def test_deblend_m13_prints_nothing_on_stderr(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, '-m', 'astropais.cli.main', 'deblend', str(M13),
+         '-o', str(tmp_path)], capture_output=True, text=True,
+        env=_clean_environment(), cwd=tmp_path, timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stderr == ''
+    assert 'sources' in completed.stdout
+    assert (tmp_path / 'm13_catalog.ecsv').exists()
+
+
+def test_backend_import_is_quiet_and_import_astropais_is_cheap():
+    code = ('import sys, astropais; '
+            "assert 'keras' not in sys.modules and "
+            "'tensorflow' not in sys.modules; "
+            'import keras; keras.ops.convert_to_tensor([1.0]); '
+            "print('ok')")
+    completed = subprocess.run([sys.executable, '-c', code],
+                               capture_output=True, text=True,
+                               env=_clean_environment(), timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == 'ok'
+    assert completed.stderr == ''
+
+
+def test_quiet_stderr_replays_the_text_of_a_failed_block(capfd):
+    from astropais._backend import quiet_stderr
+
+    with quiet_stderr():
+        os.write(2, b'hidden on success\n')
+    with pytest.raises(RuntimeError):
+        with quiet_stderr():
+            os.write(2, b'shown on failure\n')
+            raise RuntimeError('boom')
+    err = capfd.readouterr().err
+    assert 'hidden on success' not in err
+    assert 'shown on failure' in err
