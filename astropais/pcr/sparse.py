@@ -201,6 +201,16 @@ class PixelAttribution:
         return self.labels.shape[1]
 
     @property
+    def is_disjoint(self):
+        """
+        Whether every pixel belongs wholly to one label (weights 0 or 1,
+        at most one positive weight a pixel), as in a disjoint label map.
+        """
+        positive = (self.weights > 0) & (self.labels > 0)
+        return bool(np.all(self.weights[positive] == 1)
+                    and np.all(positive.sum(axis=1) <= 1))
+
+    @property
     def footprint(self):
         """The boolean footprint (source-pixel) mask."""
         mask = np.zeros(self.shape, dtype=bool)

@@ -13,7 +13,7 @@ from astropy.stats import mad_std
 from astropy.utils.exceptions import AstropyUserWarning
 
 __all__ = ['PreparedImage', 'prepare_image', 'estimate_noise',
-           'threshold_value']
+           'threshold_value', 'unpack_nddata', 'check_real']
 
 
 @dataclass
@@ -82,30 +82,20 @@ def prepare_image(data, mask=None):
     AstropyUserWarning
         If NaN or inf pixels are masked.
     """
-    unit = error = wcs = None
     masks = []
-    if isinstance(data, NDData):
-        unit, wcs = data.unit, data.wcs
-        if data.mask is not None:
-            masks.append(('the NDData mask', data.mask))
-        if data.uncertainty is not None:
-            try:
-                error = np.asarray(data.uncertainty.represent_as(
-                    StdDevUncertainty).array, dtype=float)
-            except (TypeError, ValueError, AttributeError) as exc:
-                raise TypeError('cannot convert the NDData uncertainty to a '
-                                f'standard deviation: {exc}') from exc
-        data = data.data
+    data, nd_mask, error, wcs = unpack_nddata(data)
+    if nd_mask is not None:
+        masks.append(('the NDData mask', nd_mask))
+    unit = None
     if isinstance(data, u.Quantity):
         unit, data = data.unit, data.value
+    if isinstance(error, u.Quantity):
+        error = error.to_value(unit)
     data = np.asanyarray(data)
     if isinstance(data, np.ma.MaskedArray):
         masks.append(('the masked-array mask', np.ma.getmaskarray(data)))
         data = data.data
-    if data.dtype == bool or not np.issubdtype(data.dtype, np.number):
-        raise TypeError(f'data must be numeric, got dtype {data.dtype}')
-    if np.iscomplexobj(data):
-        raise TypeError('data must be real, got complex values')
+    check_real(data, 'data')
     if data.ndim != 2:
         raise ValueError(f'data must be a 2-D image, got {data.ndim} '
                          f'dimension(s) (shape {data.shape})')
@@ -119,7 +109,12 @@ def prepare_image(data, mask=None):
         if error.shape != data.shape:
             raise ValueError(f'the uncertainty has shape {error.shape} but '
                              f'the data has shape {data.shape}')
-        full_mask |= ~np.isfinite(error)
+        bad_error = ~np.isfinite(error) & ~full_mask
+        if np.any(bad_error):
+            warnings.warn(f'{np.count_nonzero(bad_error)} pixel(s) with a '
+                          'NaN or inf uncertainty were masked',
+                          AstropyUserWarning)
+            full_mask |= bad_error
     bad = ~np.isfinite(data) & ~full_mask
     if np.any(bad):
         warnings.warn(f'{np.count_nonzero(bad)} NaN or inf pixel(s) in the '
@@ -127,6 +122,93 @@ def prepare_image(data, mask=None):
         full_mask |= bad
     data[full_mask] = 0.0
     return PreparedImage(data, full_mask, unit, error, wcs)
+
+
+def check_real(array, name):
+    """
+    Refuse arrays that are not real numbers.
+
+    Parameters
+    ----------
+    array : `~numpy.ndarray`
+        The array.
+    name : str
+        Its name, for the message.
+
+    Raises
+    ------
+    TypeError
+        If ``array`` is boolean, complex or not numeric.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_real(np.ones(2), 'data')
+    >>> check_real(np.ones(2, complex), 'data')
+    Traceback (most recent call last):
+    ...
+    TypeError: data must be real numeric values, got dtype complex128
+    """
+    dtype = np.asanyarray(array).dtype
+    if (dtype == bool or not np.issubdtype(dtype, np.number)
+            or np.issubdtype(dtype, np.complexfloating)):
+        raise TypeError(f'{name} must be real numeric values, got dtype '
+                        f'{dtype}')
+
+
+def unpack_nddata(data):
+    """
+    The parts of an `~astropy.nddata.NDData` (or `~astropy.nddata.CCDData`).
+
+    Parameters
+    ----------
+    data : `~astropy.nddata.NDData`, `~astropy.units.Quantity` or array_like
+        The image.
+
+    Returns
+    -------
+    data : `~numpy.ndarray` or `~astropy.units.Quantity`
+        The values, a `~astropy.units.Quantity` if the NDData has a unit
+        (other inputs are returned as they are).
+    mask : `~numpy.ndarray` or `None`
+        The NDData mask.
+    error : `~numpy.ndarray`, `~astropy.units.Quantity` or `None`
+        The uncertainty as a standard deviation, in the data unit.
+    wcs : object or `None`
+        The NDData wcs.
+
+    Raises
+    ------
+    TypeError
+        If the uncertainty cannot be converted to a standard deviation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropy.nddata import NDData, StdDevUncertainty
+    >>> nd = NDData(np.ones((2, 2)), unit='adu',
+    ...             uncertainty=StdDevUncertainty(np.full((2, 2), 0.5)))
+    >>> values, mask, error, wcs = unpack_nddata(nd)
+    >>> values.unit, error[0, 0]
+    (Unit("adu"), <Quantity 0.5 adu>)
+    """
+    if not isinstance(data, NDData):
+        return data, None, None, None
+    values = np.asanyarray(data.data)
+    error = None
+    if data.uncertainty is not None:
+        try:
+            error = np.asarray(data.uncertainty.represent_as(
+                StdDevUncertainty).array, dtype=float)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise TypeError('cannot convert the NDData uncertainty to a '
+                            f'standard deviation: {exc}') from exc
+    if data.unit is not None:
+        values = u.Quantity(values, data.unit, copy=False)
+        if error is not None:
+            error = u.Quantity(error, data.unit, copy=False)
+    mask = None if data.mask is None else np.asarray(data.mask)
+    return values, mask, error, data.wcs
 
 
 def estimate_noise(image, footprint=None, max_samples=None):

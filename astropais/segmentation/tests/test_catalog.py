@@ -191,7 +191,17 @@ def test_masked_pixels_are_left_out(scene):
     np.testing.assert_allclose(cat.segment_flux.sum(), image[keep].sum())
 
 
-def test_requires_weighted_segmentation(scene):
+def test_disjoint_segmentation_matches_photutils(scene):
+    # A plain photutils segmentation is taken as fractions of 1, so the
+    # catalog equals photutils' own (a true drop-in for SourceCatalog).
     image, _, segm, _ = scene
-    with pytest.raises(TypeError, match='WeightedSegmentationImage'):
-        WeightedSourceCatalog(image, SegmentationImage(segm.data))
+    plain = SegmentationImage(segm.data.copy())
+    ours = WeightedSourceCatalog(image, plain)
+    theirs = SourceCatalog(image, plain)
+    for name in ('segment_flux', 'area', 'x_centroid', 'y_centroid',
+                 'semimajor_axis', 'kron_radius', 'kron_flux'):
+        np.testing.assert_allclose(getattr(ours, name),
+                                   getattr(theirs, name), rtol=1e-10,
+                                   err_msg=name)
+    with pytest.raises(TypeError, match='SegmentationImage'):
+        WeightedSourceCatalog(image, segm.data)
