@@ -11,10 +11,12 @@ from .detection import *  # noqa: F401,F403
 from .field import *  # noqa: F401,F403
 from .matching import *  # noqa: F401,F403
 from .photometry import *  # noqa: F401,F403
+from .shredding import *  # noqa: F401,F403
 from .truth import *  # noqa: F401,F403
 
-from . import attribution, binning, detection, field, matching, photometry, truth
+from . import (attribution, binning, detection, field, matching, photometry,
+               shredding, truth)
 
 __all__ = (attribution.__all__ + binning.__all__ + detection.__all__
            + field.__all__ + matching.__all__ + photometry.__all__
-           + truth.__all__)
+           + shredding.__all__ + truth.__all__)
