@@ -118,9 +118,9 @@ class WeightedSegmentationImage(SegmentationImage):
     >>> segm = WeightedSegmentationImage(np.array([[1, 1, 0, 2]]))
     >>> segm.labels.tolist(), segm.total_fraction.tolist()
     ([1, 2], [[1.0, 1.0, 0.0, 1.0]])
-    >>> segm.data[segm.data == 2] = 0
-    >>> segm.attribution.n_sources
-    1
+    >>> segm.data[segm.data == 2] = 0      # the fractions follow
+    >>> segm.total_fraction.tolist()
+    [[1.0, 1.0, 0.0, 0.0]]
     """
 
     def __init__(self, data):
