@@ -17,7 +17,7 @@ from .presets import SceneParameters, get_preset
 from .profiles import source_profile, stamp_radius
 from .psf import compact_psf, make_psf
 
-__all__ = ['Scene', 'make_scene', 'matched_filter_snr']
+__all__ = ['Scene', 'make_scene', 'matched_filter_snr', 'draw_stamp']
 
 
 def matched_filter_snr(sources, noise_sigma):
@@ -188,6 +188,62 @@ def _check_seed(seed):
     return int(seed)
 
 
+def draw_stamp(profile, x, y, radius, pixel_scale, method='auto',
+               clip_to=None):
+    """
+    Draw one source into a square stamp around its position.
+
+    Parameters
+    ----------
+    profile : `galsim.GSObject`
+        The (PSF-convolved) profile in arcsec.
+    x, y : float
+        The centre in 0-based image pixels (pixel centres at integers, as
+        in photutils).
+    radius : int
+        The stamp spans ``2 * radius + 1`` pixels around the nearest pixel.
+    pixel_scale : float
+        Arcsec per pixel.
+    method : str, optional
+        GalSim's drawing method.
+    clip_to : tuple of int, optional
+        An image shape: only the part of the stamp on that image is drawn
+        (a one-pixel stamp at the nearest pixel if none is).
+
+    Returns
+    -------
+    cutout : `~numpy.ndarray`
+        The stamp, negative FFT ringing clipped to 0.
+    origin : tuple of int
+        Image ``(y, x)`` of the stamp's ``[0, 0]``.
+
+    Examples
+    --------
+    >>> import galsim
+    >>> from astropais.simulation.scene import draw_stamp
+    >>> cutout, origin = draw_stamp(galsim.Gaussian(sigma=0.2), 10.0, 5.0,
+    ...                             8, 0.1)
+    >>> cutout.shape, origin
+    ((17, 17), (-3, 2))
+    """
+    import galsim
+
+    ix, iy = int(np.round(x)), int(np.round(y))
+    bounds = galsim.BoundsI(ix - radius, ix + radius, iy - radius,
+                            iy + radius)
+    if clip_to is not None:
+        bounds = bounds & galsim.BoundsI(0, clip_to[1] - 1, 0,
+                                         clip_to[0] - 1)
+        if not bounds.isDefined():
+            bounds = galsim.BoundsI(ix, ix, iy, iy)
+    stamp = galsim.ImageD(bounds, scale=pixel_scale)
+    profile.drawImage(image=stamp, center=galsim.PositionD(x, y),
+                      method=method)
+    # FFT drawing leaves ringing of ~1e-5 of the peak below zero: clip it so
+    # that truth images (and fractions) are never negative.
+    return np.maximum(stamp.array, 0.0), (bounds.ymin, bounds.xmin)
+
+
 def make_scene(preset='hst', shape=(256, 256), seed=0, **overrides):
     """
     Simulate a blended field with per-source noise-free truth.
@@ -249,7 +305,6 @@ def make_scene(preset='hst', shape=(256, 256), seed=0, **overrides):
     galsim_seeds = shape_rng.integers(1, 2 ** 31 - 1, size=n_sources)
     method = 'no_pixel' if params.is_image_psf else 'auto'
     scale = params.pixel_scale
-    image_bounds = galsim.BoundsI(0, shape[1] - 1, 0, shape[0] - 1)
 
     cutouts, origins = [], []
     # A loop over sources: GalSim draws one profile into one stamp at a time.
@@ -272,24 +327,12 @@ def make_scene(preset='hst', shape=(256, 256), seed=0, **overrides):
                 cols['flux'][i] * psf_image.max() / max(sigma, 1e-30), fwhm)
         else:
             radius = stamp_radius(extent, fwhm)
-        ix, iy = int(np.round(x)), int(np.round(y))
-        # GalSim coordinates equal 0-based array coordinates of the full
-        # image: pixel centres at integers, as in photutils.
-        bounds = galsim.BoundsI(ix - radius, ix + radius,
-                                iy - radius, iy + radius)
-        if i >= n_regular:
-            # Bright objects can be far larger than the image: draw only
-            # the part that falls on it.
-            bounds = bounds & image_bounds
-            if not bounds.isDefined():
-                bounds = galsim.BoundsI(ix, ix, iy, iy)
-        stamp = galsim.ImageD(bounds, scale=scale)
-        profile.drawImage(image=stamp, center=galsim.PositionD(x, y),
-                          method=method)
-        # FFT drawing leaves ringing of ~1e-5 of the peak below zero: clip
-        # it so that truth images (and fractions) are never negative.
-        cutouts.append(np.maximum(stamp.array, 0.0))
-        origins.append((bounds.ymin, bounds.xmin))
+        # Bright objects can be far larger than the image: draw only the
+        # part that falls on it.
+        cutout, origin = draw_stamp(profile, x, y, radius, scale, method,
+                                    clip_to=shape if i >= n_regular else None)
+        cutouts.append(cutout)
+        origins.append(origin)
 
     noise_rng = np.random.default_rng(noise_ss)
     saturation = mask = None
