@@ -166,6 +166,11 @@ class WeightedSourceCatalog(SourceCatalog):
                 getattr(error, 'value', error)
         if wcs is not None and kwargs.get('wcs') is None:
             kwargs['wcs'] = wcs
+        if isinstance(segmentation_image, WeightedSegmentationImage) \
+                and segmentation_image.data.ndim == 2:
+            # Bring labels and fractions up to date with in-place edits
+            # of its data before photutils reads its labels.
+            segmentation_image.attribution
         # photutils' own checks and errors first.
         super().__init__(data, segmentation_image, **kwargs)
         if not isinstance(segmentation_image, WeightedSegmentationImage):
