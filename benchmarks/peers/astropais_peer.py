@@ -7,7 +7,7 @@ from .base import PeerResult, Unavailable
 __all__ = ['available', 'run_astropais']
 
 
-def available(n_pixels=5):
+def available(n_pixels=5, model=None):
     """
     Raise `Unavailable` unless ``astropais.PAISDeblender`` imports and can
     be built (it loads the shipped model).
@@ -16,6 +16,8 @@ def available(n_pixels=5):
     ----------
     n_pixels : int
         Passed to the constructor.
+    model : str, optional
+        A model file (default: the shipped model).
 
     Returns
     -------
@@ -28,14 +30,14 @@ def available(n_pixels=5):
         raise Unavailable(f'astropais.PAISDeblender is not available yet '
                           f'({exc})') from exc
     try:
-        return PAISDeblender(n_pixels=n_pixels)
+        return PAISDeblender(n_pixels=n_pixels, model=model)
     except Exception as exc:  # e.g. no shipped model
         raise Unavailable(f'PAISDeblender cannot be built '
                           f'({type(exc).__name__}: {exc})') from exc
 
 
 def run_astropais(deblender, image, noise_sigma, *, n_sigma=1.5,
-                  kernel=None):
+                  kernel=None, mask=None):
     """
     Run ``deblender(image, threshold)`` and read its attribution.
 
@@ -54,6 +56,8 @@ def run_astropais(deblender, image, noise_sigma, *, n_sigma=1.5,
         Threshold in units of ``noise_sigma`` (as for photutils).
     kernel : `~numpy.ndarray`, optional
         The detection smoothing kernel (the photutils row's).
+    mask : `~numpy.ndarray` of bool, optional
+        Pixels to ignore.
 
     Returns
     -------
@@ -62,8 +66,9 @@ def run_astropais(deblender, image, noise_sigma, *, n_sigma=1.5,
     convolved = None
     if kernel is not None:
         from astropy.convolution import convolve
-        convolved = convolve(image, kernel, normalize_kernel=True)
-    segm = deblender(image, n_sigma * noise_sigma, convolved_data=convolved)
+        convolved = convolve(image, kernel, normalize_kernel=True, mask=mask)
+    segm = deblender(image, n_sigma * noise_sigma, mask=mask,
+                     convolved_data=convolved)
     # The configuration (precision included) goes into the run's meta.json.
     info = {'configuration': repr(deblender)}
     if segm is None:  # nothing detected

@@ -19,7 +19,7 @@ def available():
 
 
 def run_photutils(image, noise_sigma, psf_fwhm_pixels, *, n_pixels=5,
-                  n_sigma=1.5):
+                  n_sigma=1.5, mask=None, kernel=None):
     """
     Detect and deblend with photutils, fluxes from ``segment_flux``.
 
@@ -42,6 +42,11 @@ def run_photutils(image, noise_sigma, psf_fwhm_pixels, *, n_pixels=5,
         Minimum connected pixels of a source.
     n_sigma : float
         Detection threshold in units of the noise.
+    mask : `~numpy.ndarray` of bool, optional
+        Pixels to ignore (interpolated over by the convolution, never
+        detected).
+    kernel : `~numpy.ndarray`, optional
+        The smoothing kernel (default: the PSF-matched one).
 
     Returns
     -------
@@ -51,10 +56,11 @@ def run_photutils(image, noise_sigma, psf_fwhm_pixels, *, n_pixels=5,
     from astropy.convolution import convolve
     from photutils.segmentation import SourceCatalog, SourceFinder
 
-    kernel = detection_kernel(psf_fwhm_pixels)
-    convolved = convolve(image, kernel, normalize_kernel=True)
+    if kernel is None:
+        kernel = detection_kernel(psf_fwhm_pixels)
+    convolved = convolve(image, kernel, normalize_kernel=True, mask=mask)
     finder = SourceFinder(n_pixels=n_pixels, deblend=True, progress_bar=False)
-    segm = finder(convolved, n_sigma * noise_sigma)
+    segm = finder(convolved, n_sigma * noise_sigma, mask=mask)
     if segm is None:  # nothing detected
         labels = np.zeros(image.shape, dtype=np.int64)
         att = attribution_from_label_map(labels, np.zeros((0, 2)))

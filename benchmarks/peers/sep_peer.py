@@ -17,7 +17,8 @@ def available():
         raise Unavailable(f'sep is not installed ({exc})') from exc
 
 
-def run_sep(image, noise_sigma, kernel, *, n_pixels=5, n_sigma=1.5):
+def run_sep(image, noise_sigma, kernel, *, n_pixels=5, n_sigma=1.5,
+            mask=None):
     """
     Detect and deblend with SEP (``deblend_nthresh=32``,
     ``deblend_cont=0.005``, cleaning on: SEP's defaults), filtered with the
@@ -35,6 +36,8 @@ def run_sep(image, noise_sigma, kernel, *, n_pixels=5, n_sigma=1.5):
         ``minarea``.
     n_sigma : float
         Threshold in units of ``noise_sigma``.
+    mask : `~numpy.ndarray` of bool, optional
+        Pixels SEP ignores.
 
     Returns
     -------
@@ -48,7 +51,8 @@ def run_sep(image, noise_sigma, kernel, *, n_pixels=5, n_sigma=1.5):
     objects, segmap = sep.extract(
         data, n_sigma, err=float(noise_sigma), minarea=n_pixels,
         filter_kernel=np.ascontiguousarray(kernel, dtype=np.float64),
-        deblend_nthresh=32, deblend_cont=0.005, segmentation_map=True)
+        deblend_nthresh=32, deblend_cont=0.005, segmentation_map=True,
+        mask=None if mask is None else np.ascontiguousarray(mask, bool))
     positions = np.column_stack([objects['y'], objects['x']]).astype(float)
     # Object k owns the pixels labelled k + 1 in the segmentation map.
     att = attribution_from_label_map(np.asarray(segmap, dtype=np.int64),
