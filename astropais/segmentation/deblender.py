@@ -12,8 +12,9 @@ import os
 import warnings
 
 import numpy as np
-from astropy.utils.exceptions import AstropyUserWarning, AstropyWarning
+from astropy.utils.exceptions import AstropyUserWarning
 from photutils.segmentation import detect_sources
+from photutils.utils.exceptions import NoDetectionsWarning
 
 from .inputs import estimate_noise, prepare_image, threshold_value
 from .tiling import predict_tiled, receptive_radius
@@ -113,7 +114,8 @@ class PAISDeblender:
         split errors within 0.006 of float32's; ``'float32'`` gives results
         that do not depend on the CPU.
     progress_bar : bool, optional
-        Show a progress bar over the tiles (needs ``tqdm``).
+        Show a progress bar over the tiles (``tqdm``), as photutils'
+        ``SourceFinder`` does by default.
 
     Raises
     ------
@@ -136,7 +138,7 @@ class PAISDeblender:
     def __init__(self, n_pixels, *, model=None, connectivity=8,
                  tile_size=None, overlap=None, batch_size=8,
                  peak_threshold=0.5, min_distance=2, vote_tolerance=8.0,
-                 assignment='vote', precision='auto', progress_bar=False):
+                 assignment='vote', precision='auto', progress_bar=True):
         if (isinstance(n_pixels, bool) or int(n_pixels) != n_pixels
                 or n_pixels < 1):
             raise ValueError(f'n_pixels must be a positive integer, got '
@@ -192,17 +194,36 @@ class PAISDeblender:
 
     def field_of_view_radius(self):
         """
-        The network's field-of-view radius in pixels, measured once.
+        The network's field-of-view radius in pixels.
+
+        The model sidecar's ``receptive_radius`` when it records one (no
+        probe runs); otherwise measured once with an impulse probe.
 
         Returns
         -------
         radius : int
             The largest distance at which one input pixel changes an
             output (see `~astropais.segmentation.tiling.receptive_radius`).
+
+        Raises
+        ------
+        ValueError
+            If the sidecar's ``receptive_radius`` is not a non-negative
+            integer.
         """
         cached = getattr(self, '_fov_radius', None)
         if cached is not None:
             return cached
+        recorded = self.model.metadata.get('receptive_radius')
+        if recorded is not None:
+            if (isinstance(recorded, bool)
+                    or not isinstance(recorded, (int, np.integer))
+                    or recorded < 0):
+                raise ValueError(f'the model sidecar records receptive_radius'
+                                 f' {recorded!r}; expected a non-negative '
+                                 'integer number of pixels')
+            self._fov_radius = int(recorded)
+            return self._fov_radius
         multiple = self.model.size_multiple
         size = max(64, 2 * multiple)
         while True:
@@ -292,22 +313,30 @@ class PAISDeblender:
             the unconvolved ``data``.
         centres : array_like, shape (N, 2), optional
             Known ``(y, x)`` source centres: the network's heatmap is then
-            not used to find them, only to attribute the pixels.
+            not used to find them, only to attribute the pixels.  Label
+            ``k`` is row ``k - 1`` (a centre that receives no pixel
+            leaves its label unused, with a warning); detection segments
+            without a given centre get labels after ``N``.
 
         Returns
         -------
         segm : `WeightedSegmentationImage` or `None`
-            The weighted segmentation, or `None` (with an
-            `~astropy.utils.exceptions.AstropyUserWarning`) if no source
-            is found, as photutils' ``SourceFinder`` does.
+            The weighted segmentation, or `None` (with photutils'
+            `~photutils.utils.exceptions.NoDetectionsWarning`) if no
+            source is found, as photutils' ``SourceFinder`` does.  As
+            there, ``deblended_labels`` lists the sources that share a
+            detection segment and ``deblended_label_to_parent`` maps them
+            to the segment's label in photutils'
+            `~photutils.segmentation.detect_sources` map.
 
         Raises
         ------
         TypeError
             If the data are not numeric.
         ValueError
-            If the data are not 2-D, or the mask or threshold has the wrong
-            shape.
+            If the data are not 2-D, the mask or threshold has the wrong
+            shape, or ``centres`` are not finite, lie outside the image
+            or repeat a pixel.
         """
         from astropais.pcr import decode, find_centres
 
@@ -324,19 +353,17 @@ class PAISDeblender:
                 raise ValueError(f'convolved_data is in {convolved.unit}, '
                                  f'the data in {image.unit}')
             detection_data = convolved.data
+        if centres is not None:
+            centres = self._check_centres(centres, image.data.shape)
         if np.all(image.mask):
             warnings.warn('All pixels are masked; no sources were found.',
-                          AstropyUserWarning)
+                          NoDetectionsWarning)
             return None
-        with warnings.catch_warnings():
-            # photutils warns itself when nothing is detected; we warn once.
-            warnings.simplefilter('ignore', AstropyWarning)
-            detection = detect_sources(detection_data, threshold,
-                                       self.n_pixels,
-                                       connectivity=self.connectivity,
-                                       mask=image.mask)
+        # photutils warns (NoDetectionsWarning) when nothing is detected.
+        detection = detect_sources(detection_data, threshold, self.n_pixels,
+                                   connectivity=self.connectivity,
+                                   mask=image.mask)
         if detection is None:
-            warnings.warn('No sources were found.', AstropyUserWarning)
             return None
         footprint = detection.data > 0
 
@@ -348,7 +375,7 @@ class PAISDeblender:
             values = image.data[footprint]
             if np.ptp(values) == 0:
                 warnings.warn('The detected pixels are constant; no sources '
-                              'can be deblended.', AstropyUserWarning)
+                              'can be deblended.', NoDetectionsWarning)
                 return None
             noise_sigma = 1e-3 * float(np.std(values))
             warnings.warn('The background noise is zero or unknown; the '
@@ -356,21 +383,23 @@ class PAISDeblender:
                           AstropyUserWarning)
 
         pcr = self.predict_pcr(image.data, noise_sigma)
-        if centres is None:
+        given = centres is not None
+        if not given:
             centres = find_centres(pcr['heatmap'],
                                    threshold=self.peak_threshold,
                                    min_distance=self.min_distance,
                                    vectors=pcr['vectors'])
             centres = self._inside(centres, footprint)
-        else:
-            centres = np.asarray(centres, dtype=float)
-            if centres.ndim != 2 or centres.shape[1] != 2:
-                raise ValueError('centres must have shape (N, 2)')
+        n_given = len(centres)
         centres, segment_ids = self._complete(centres, detection, image.data)
         if len(centres) == 0:
-            warnings.warn('No sources were found.', AstropyUserWarning)
+            warnings.warn('No sources were found.', NoDetectionsWarning)
             return None
-        order = np.lexsort((centres[:, 1], centres[:, 0]))
+        if given:
+            # Label k is the given row k - 1; added centres follow.
+            order = np.arange(len(centres))
+        else:
+            order = np.lexsort((centres[:, 1], centres[:, 0]))
         attribution = decode(pcr['heatmap'], pcr['vectors'],
                              np.clip(pcr['fractions'], 0, None), footprint,
                              centres=centres[order],
@@ -379,16 +408,71 @@ class PAISDeblender:
         attribution = self._confine(attribution, detection.data,
                                     segment_ids[order])
         segm = WeightedSegmentationImage(attribution)
-        if 0 < segm.n_labels < attribution.n_sources:
+        if segm.n_labels == 0:
+            warnings.warn('No sources were found.', NoDetectionsWarning)
+            return None
+        # Old label -> final label (0: unused), for the deblending record.
+        relabel_map = np.zeros(attribution.n_sources + 1, dtype=np.int64)
+        relabel_map[segm.labels] = segm.labels
+        unused = np.setdiff1d(np.arange(1, attribution.n_sources + 1),
+                              segm.labels)
+        if given and np.any(unused <= n_given):
+            rows = (unused[unused <= n_given] - 1).tolist()
+            warnings.warn(f'the given centres of rows {rows} received no '
+                          'pixel (outside the detection footprint, or no '
+                          'vote); their labels are unused',
+                          AstropyUserWarning)
+        elif unused.size:
             # A centre that received no pixel (no vote, or outside the
             # footprint) is not a source: renumber the others 1..N, as
             # photutils' SourceFinder numbers its segments, so that labels,
             # centres and catalogue rows stay one-to-one.
+            relabel_map[segm.labels] = np.arange(1, segm.n_labels + 1)
             segm.relabel_consecutive()
-        if segm.n_labels == 0:
-            warnings.warn('No sources were found.', AstropyUserWarning)
-            return None
+        segm._deblend_label_map = self._deblend_map(
+            segment_ids[order], relabel_map, segm.data.dtype)
         return segm
+
+    @staticmethod
+    def _deblend_map(parents, relabel_map, dtype):
+        """
+        photutils' deblending record: each detection segment split into
+        several sources, mapped to their final labels (``parents[i]`` is
+        the segment of old label ``i + 1``, ``relabel_map`` maps old
+        labels to final ones, 0 for unused).
+        """
+        old = np.flatnonzero(relabel_map)
+        segment = parents[old - 1]
+        result = {}
+        # A loop over the detection segments that hold several sources.
+        split = np.unique(segment[segment > 0], return_counts=True)
+        for parent in split[0][split[1] > 1]:
+            result[int(parent)] = np.sort(
+                relabel_map[old[segment == parent]]).astype(dtype)
+        return result
+
+    @staticmethod
+    def _check_centres(centres, shape):
+        """Validate given ``(y, x)`` centres (finite, inside, distinct)."""
+        centres = np.asarray(centres, dtype=float)
+        if centres.ndim != 2 or centres.shape[1] != 2:
+            raise ValueError('centres must have shape (N, 2)')
+        bad = ~np.all(np.isfinite(centres), axis=1)
+        if np.any(bad):
+            raise ValueError(f'centres rows {np.flatnonzero(bad).tolist()} '
+                             'are not finite')
+        pixel = np.rint(centres).astype(np.int64)
+        outside = np.any((pixel < 0) | (pixel >= np.asarray(shape)), axis=1)
+        if np.any(outside):
+            raise ValueError(f'centres rows {np.flatnonzero(outside).tolist()}'
+                             f' lie outside the image of shape {shape}')
+        _, first, counts = np.unique(pixel, axis=0, return_index=True,
+                                     return_counts=True)
+        if np.any(counts > 1):
+            raise ValueError(f'centres rows {np.sort(first[counts > 1]).tolist()}'
+                             ' share their pixel with later rows (duplicated '
+                             'centres)')
+        return centres
 
     @staticmethod
     def _inside(centres, footprint):

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from astropy.nddata import CCDData, NDData, StdDevUncertainty
 from astropy.utils.exceptions import AstropyUserWarning
-from photutils.segmentation import detect_sources
+from photutils.segmentation import SourceFinder, detect_sources
+from photutils.utils.exceptions import NoDetectionsWarning
 
 from astropais.segmentation import (PAISDeblender, WeightedSegmentationImage,
                                     WeightedSourceCatalog)
@@ -98,12 +99,16 @@ def test_uncertainty_sets_the_normalisation_noise(deblender, scene):
 
 @pytest.mark.parametrize('data', [np.zeros((40, 40)), np.full((40, 40), 5.0)])
 def test_empty_and_constant_images_give_none(deblender, data):
-    with pytest.warns(AstropyUserWarning, match='[Nn]o sources'):
+    # photutils' NoDetectionsWarning, once (photutils' own is not
+    # silenced, and not repeated).
+    with pytest.warns(NoDetectionsWarning, match='[Nn]o sources') as record:
         assert deblender(data, threshold=1.0) is None
+    assert len([w for w in record
+                if issubclass(w.category, NoDetectionsWarning)]) == 1
 
 
 def test_all_masked_gives_none(deblender, scene):
-    with pytest.warns(AstropyUserWarning, match='All pixels are masked'):
+    with pytest.warns(NoDetectionsWarning, match='All pixels are masked'):
         assert deblender(scene, 3.0, mask=np.ones(scene.shape, bool)) is None
 
 
@@ -127,19 +132,83 @@ def test_known_centres(deblender, scene):
     np.testing.assert_allclose(segm.centres, centres)   # raster order
 
 
-def test_centre_without_pixels_is_dropped(deblender, scene):
-    # The last centre lies far outside the footprint: no pixel can go to
-    # it.  It must not leave a gap in the labels or a centre without a
-    # catalogue row.
-    centres = [(y, x) for y, x, _, _ in SOURCES] + [(5.0, 85.0)]
-    segm = deblender(scene, threshold=3.0, centres=centres)
-    np.testing.assert_array_equal(segm.labels, [1, 2, 3])
-    assert segm.attribution.n_sources == 3
-    np.testing.assert_allclose(segm.centres, centres[:3])
+def test_given_centre_without_pixels_warns_and_keeps_rows(deblender, scene):
+    # The second centre lies far outside the footprint: no pixel can go
+    # to it.  Labels still map to rows (label k is row k - 1), and the
+    # warning names the row.
+    centres = [SOURCES[0][:2], (5.0, 85.0), *[s[:2] for s in SOURCES[1:]]]
+    with pytest.warns(AstropyUserWarning, match=r'rows \[1\]'):
+        segm = deblender(scene, threshold=3.0, centres=centres)
+    np.testing.assert_array_equal(segm.labels, [1, 3, 4])
+    np.testing.assert_allclose(segm.centres, centres)
     cat = WeightedSourceCatalog(scene, segm)
-    assert len(cat) == len(segm.centres)
+    np.testing.assert_array_equal(cat.labels, [1, 3, 4])
     np.testing.assert_allclose(cat.segment_flux.sum(),
                                scene[segm.footprint].sum())
+
+
+def test_given_centres_map_to_rows_and_are_checked(deblender, scene):
+    centres = [s[:2] for s in SOURCES]
+    forward = deblender(scene, threshold=3.0, centres=centres)
+    segm = deblender(scene, threshold=3.0, centres=centres[::-1])
+    np.testing.assert_allclose(segm.centres, centres[::-1])
+    # The same sources, numbered by row: label k <-> 4 - k.
+    np.testing.assert_array_equal(segm.data,
+                                  np.array([0, 3, 2, 1])[forward.data])
+    with pytest.raises(ValueError, match=r'rows \[1\] lie outside'):
+        deblender(scene, 3.0, centres=[(30, 40), (-3, 10)])
+    with pytest.raises(ValueError, match='duplicated'):
+        deblender(scene, 3.0, centres=[(30, 40), (30.2, 39.9)])
+    with pytest.raises(ValueError, match='not finite'):
+        deblender(scene, 3.0, centres=[(30, np.nan)])
+
+
+def test_deblended_labels_like_source_finder(deblender, scene):
+    # Sources 1 and 2 share one detection segment: both are deblended
+    # children of it, as photutils' SourceFinder records them.
+    centres = [s[:2] for s in SOURCES]
+    segm = deblender(scene, threshold=3.0, centres=centres)
+    detection = detect_sources(scene, 3.0, n_pixels=5, connectivity=8)
+    parent = detection.data[30, 40]
+    assert detection.data[33, 46] == parent
+    assert detection.data[60, 10] != parent
+    np.testing.assert_array_equal(segm.deblended_labels, [1, 2])
+    assert segm.deblended_label_to_parent == {1: parent, 2: parent}
+    assert segm.deblended_labels.dtype == segm.data.dtype
+    # Kept by from_segmentation and through relabelling.
+    copy = WeightedSegmentationImage.from_segmentation(segm)
+    np.testing.assert_array_equal(copy.deblended_labels, [1, 2])
+    segm.remove_labels(1, relabel=True)
+    np.testing.assert_array_equal(segm.deblended_labels, [0, 1])
+
+
+def test_progress_bar_defaults_as_source_finder(tiny_model):
+    import inspect
+    default = inspect.signature(SourceFinder).parameters['progress_bar']
+    assert PAISDeblender(n_pixels=5, model=tiny_model).progress_bar \
+        is default.default
+
+
+def test_sidecar_receptive_radius_replaces_the_probe(tiny_model_path,
+                                                     tmp_path):
+    import json
+    from astropais.model import load_model
+    probed = PAISDeblender(n_pixels=5, model=tiny_model_path)
+    measured = probed.field_of_view_radius()
+    recorded = measured + 9              # not what a probe would find
+    path = tmp_path / 'tiny.keras'
+    shutil.copy(tiny_model_path, path)
+    sidecar = json.loads(tiny_model_path.with_suffix('.json').read_text())
+    sidecar['receptive_radius'] = recorded
+    path.with_suffix('.json').write_text(json.dumps(sidecar))
+    network = load_model(path)
+    deblender = PAISDeblender(n_pixels=5, model=network)
+    assert deblender.field_of_view_radius() == recorded
+    assert deblender.overlap >= recorded
+    for bad in (-1, 2.5, 'x', True):
+        network.metadata['receptive_radius'] = bad
+        with pytest.raises(ValueError, match='receptive_radius'):
+            PAISDeblender(n_pixels=5, model=network)
 
 
 def test_tiles_reproduce_the_whole_image_prediction(tiny_model, scene):
