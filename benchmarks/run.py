@@ -101,6 +101,8 @@ def build_parser():
                    help='seed of the first field (field i uses seed + i)')
     p.add_argument('--out', default=os.path.join(_HERE, 'results', 'hst'),
                    help='output directory')
+    p.add_argument('--model', default=None,
+                   help='astropais model file (default: the shipped one)')
     p.add_argument('--methods', default=','.join(METHODS),
                    help=f'comma-separated subset of {",".join(METHODS)}')
     p.add_argument('--skip-scarlet2', action='store_true',
@@ -182,7 +184,8 @@ def check_peers(args, methods):
               'scarlet2_true': scarlet2_peer.available,
               'scarlet2_photutils': scarlet2_peer.available,
               'pcr_oracle': pcr_oracle.available,
-              'astropais': lambda: astropais_peer.available(args.n_pixels)}
+              'astropais': lambda: astropais_peer.available(
+                  args.n_pixels, model=args.model)}
     for name in methods:
         if args.skip_scarlet2 and name.startswith('scarlet2'):
             skipped[name] = 'skipped by --skip-scarlet2'
