@@ -32,8 +32,9 @@ __all__ = ['install', 'quiet_stderr', 'BACKEND_MODULES']
 BACKEND_MODULES = ('keras', 'tensorflow')
 
 # Environment defaults set before the backend is imported (a value the
-# user already set wins): hide TensorFlow's INFO and WARNING C++ logs.
-_ENVIRONMENT = {'TF_CPP_MIN_LOG_LEVEL': '2'}
+# user already set wins): hide TensorFlow's C++ logs below FATAL (even
+# benign ERROR lines such as oneDNN's fallback notices on some CPUs).
+_ENVIRONMENT = {'TF_CPP_MIN_LOG_LEVEL': '3'}
 
 
 @contextmanager

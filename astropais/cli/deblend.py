@@ -1,9 +1,18 @@
 """The ``astropais deblend`` command: deblend a FITS image."""
 
 import sys
-from pathlib import Path
+from dataclasses import dataclass
 
-__all__ = ['add_parser', 'run']
+import numpy as np
+
+from .background import BACKGROUND_METHODS, estimate_sky
+
+__all__ = ['add_parser', 'add_common_options', 'run', 'deblend_image',
+           'CliResult', 'provenance', 'report', 'DEFAULT_NSIGMA']
+
+#: The detection threshold in units of the noise: the same default as
+#: `~astropais.segmentation.deblend_field` and the README.
+DEFAULT_NSIGMA = 1.5
 
 
 def add_common_options(parser):
@@ -15,10 +24,11 @@ def add_common_options(parser):
     parser : `argparse.ArgumentParser`
         The subcommand parser.
     """
-    parser.add_argument('--threshold', type=float, default=2.0,
+    parser.add_argument('--threshold', type=float, default=DEFAULT_NSIGMA,
                         metavar='NSIGMA',
                         help='detection threshold in units of the background '
-                             'noise (default: %(default)s)')
+                             'noise, or of the error map when one is given '
+                             '(default: %(default)s)')
     parser.add_argument('--n-pixels', type=int, default=5, metavar='N',
                         help='minimum connected pixels of a detection '
                              '(default: %(default)s)')
@@ -54,12 +64,46 @@ def add_parser(subparsers):
         'deblend', help='detect and deblend the sources of a FITS image',
         description='Detect and deblend the sources of a FITS image; write '
                     'the weighted segmentation (FITS), the catalog (ECSV) '
-                    'and a PNG overview.')
+                    'and a PNG overview, each with the provenance of the '
+                    'run (input file and HDU, background, threshold, model '
+                    'SHA-256, precision, astropais version).  Exit status: '
+                    '0 sources found, 1 no source found, 2 error.')
     p.add_argument('image', help='the FITS image')
-    p.add_argument('--hdu', default=None,
-                   help='HDU index or name (default: the first 2-D image)')
-    p.add_argument('--no-background', action='store_true',
-                   help='the image is already background-subtracted')
+    p.add_argument('--hdu', default=None, metavar='HDU',
+                   help='HDU index, EXTNAME or EXTNAME,EXTVER (default: the '
+                        'first 2-D image)')
+    sky = p.add_argument_group(
+        'background and noise',
+        'The background is subtracted before detection; the noise (1 '
+        'sigma) sets the threshold.  Without an uncertainty map the noise '
+        'is the sigma-clipped (3 sigma) standard deviation of the image, or '
+        "Background2D's background_rms with --background 2d.")
+    sky.add_argument('--background', default='constant',
+                     choices=BACKGROUND_METHODS,
+                     help="'constant': one sigma-clipped median; '2d': "
+                          "photutils' Background2D (sigma-clipped median "
+                          'in boxes, median-filtered, interpolated); '
+                          "'none': the image is already background-"
+                          'subtracted (default: %(default)s)')
+    sky.add_argument('--no-background', dest='background',
+                     action='store_const', const='none',
+                     help='same as --background none')
+    sky.add_argument('--box-size', type=int, default=64, metavar='PIXELS',
+                     help='Background2D box size (default: %(default)s)')
+    sky.add_argument('--filter-size', type=int, default=3, metavar='BOXES',
+                     help='Background2D median filter size, odd '
+                          '(default: %(default)s)')
+    maps = sky.add_mutually_exclusive_group()
+    for kind, meaning in (('error', '1-sigma errors'),
+                          ('variance', 'variances'),
+                          ('weight', 'inverse variances; 0 = no data')):
+        maps.add_argument(
+            f'--{kind}', default=None, metavar='MAP',
+            help=f'a map of {meaning}: FILE, FILE[HDU] or HDU (an extension '
+                 'of the image file); it sets the per-pixel threshold and '
+                 'the catalog errors (segment_flux_err, kron_flux_err, ...; '
+                 'NaN without a map).  Give the total error (background '
+                 'and source Poisson noise), as photutils expects')
     p.add_argument('--kernel-fwhm', type=float, default=None,
                    metavar='PIXELS',
                    help='detect on the image smoothed with a Gaussian of this '
@@ -69,26 +113,182 @@ def add_parser(subparsers):
     p.set_defaults(func=run)
 
 
-def _read_image(path, hdu):
-    """The 2-D data and WCS of a FITS image."""
-    import numpy as np
-    from astropy.io import fits
-    from astropy.wcs import WCS
+@dataclass
+class CliResult:
+    """
+    The outcome of `deblend_image`.
 
-    with fits.open(path) as hdul:
-        if hdu is None:
-            candidates = [h for h in hdul if h.is_image and h.data is not None
-                          and h.data.ndim == 2]
-            if not candidates:
-                raise ValueError(f'{path} has no 2-D image HDU')
-            selected = candidates[0]
-        else:
-            selected = hdul[int(hdu) if str(hdu).isdigit() else hdu]
-        data = np.array(selected.data, dtype=float)
-        wcs = WCS(selected.header) if 'CTYPE1' in selected.header else None
-    if wcs is not None and not wcs.has_celestial:
-        wcs = None
-    return data, wcs
+    Parameters
+    ----------
+    data : `~numpy.ndarray`
+        The background-subtracted image that was deblended (masked pixels
+        0).
+    sky : `~astropais.cli.background.SkyModel`
+        The background and its noise.
+    noise : float or `~numpy.ndarray`
+        The noise the threshold is in units of (the error map if given).
+    threshold : float or `~numpy.ndarray`
+        The detection threshold (data units).
+    segmentation : `~astropais.WeightedSegmentationImage` or `None`
+        The segmentation (`None` if no source was found).
+    catalog : `~astropais.WeightedSourceCatalog` or `None`
+        Its catalog.
+    """
+
+    data: np.ndarray
+    sky: object
+    noise: object
+    threshold: object
+    segmentation: object = None
+    catalog: object = None
+
+
+def deblend_image(data, deblender, *, nsigma=DEFAULT_NSIGMA, mask=None,
+                  error=None, background='constant', box_size=64,
+                  filter_size=3, kernel_fwhm=None, wcs=None,
+                  progress_bar=False):
+    """
+    Subtract the background, detect, deblend and measure, as the command
+    line does.
+
+    Parameters
+    ----------
+    data : 2-D `~numpy.ndarray`
+        The image (non-finite pixels are masked).
+    deblender : `~astropais.PAISDeblender`
+        The deblender.
+    nsigma : float, optional
+        The threshold in units of the noise (of ``error`` if given).
+    mask : 2-D `~numpy.ndarray` of bool, optional
+        Pixels to ignore.
+    error : 2-D `~numpy.ndarray`, optional
+        The 1-sigma total error of every pixel (NaN: no data); used for the
+        threshold, the network's noise level and the catalog's errors.
+    background, box_size, filter_size
+        See `~astropais.cli.background.estimate_sky`.
+    kernel_fwhm : float, optional
+        Detect on the image smoothed with a Gaussian of this FWHM (see
+        `~astropais.segmentation.detection_kernel`).
+    wcs : `~astropy.wcs.WCS`, optional
+        For the catalog's sky coordinates.
+    progress_bar : bool, optional
+        Show progress bars.
+
+    Returns
+    -------
+    result : `CliResult`
+        The run.
+
+    Raises
+    ------
+    ValueError
+        If ``nsigma`` is not positive, or the noise cannot be measured.
+    """
+    from astropy.nddata import NDData, StdDevUncertainty
+
+    from astropais.segmentation import WeightedSourceCatalog
+    from astropais.segmentation.pipeline import detection_kernel
+
+    if not nsigma > 0:
+        raise ValueError(f'the threshold must be positive, got {nsigma!r}')
+    data = np.asarray(data, dtype=float)
+    bad = ~np.isfinite(data)
+    if mask is not None:
+        bad |= np.asarray(mask, dtype=bool)
+    if error is not None:
+        bad |= ~np.isfinite(error)
+    sky = estimate_sky(data, bad, method=background, box_size=box_size,
+                       filter_size=filter_size)
+    work = np.where(bad, 0.0, data - sky.background)
+    noise = sky.noise if error is None else error
+    noise_map = np.broadcast_to(np.asarray(noise, dtype=float), data.shape)
+    # Masked pixels take the median noise: finite, and never detected.
+    noise_map = np.where(bad, np.median(noise_map[~bad]) if np.any(~bad)
+                         else 1.0, noise_map)
+    threshold = nsigma * (noise if np.ndim(noise) == 0 else noise_map)
+    convolved = None
+    if kernel_fwhm is not None:
+        from astropy.convolution import convolve
+        convolved = np.nan_to_num(convolve(
+            np.where(bad, np.nan, work), detection_kernel(kernel_fwhm),
+            nan_treatment='interpolate', normalize_kernel=True))
+    image = NDData(work, mask=bad,
+                   uncertainty=StdDevUncertainty(noise_map))
+    segm = deblender(image, threshold, convolved_data=convolved)
+    catalog = None
+    if segm is not None:
+        catalog = WeightedSourceCatalog(
+            work, segm, mask=bad, wcs=wcs, progress_bar=progress_bar,
+            error=None if error is None else np.where(bad, 0.0, error))
+    return CliResult(work, sky, noise, threshold, segm, catalog)
+
+
+def provenance(*, image, hdu, result, nsigma, deblender, error_source=None,
+               kernel_fwhm=None):
+    """
+    The provenance of a run, as FITS header cards.
+
+    Parameters
+    ----------
+    image : str
+        The input file.
+    hdu : str
+        The HDU read.
+    result : `CliResult`
+        The run.
+    nsigma : float
+        The threshold in units of the noise.
+    deblender : `~astropais.PAISDeblender`
+        The deblender (its model's SHA-256 and precision are recorded).
+    error_source : str, optional
+        Where the uncertainty map came from.
+    kernel_fwhm : float, optional
+        The detection kernel's FWHM.
+
+    Returns
+    -------
+    cards : dict
+        ``KEYWORD: (value, comment)``, for a FITS header and (as
+        ``KEYWORD: value``) the ECSV catalog's meta: ``APVERS`` (astropais
+        version), ``APINPUT`` (input file), ``APHDU`` (its HDU),
+        ``APBKG`` (background method), ``APBKGVAL`` and ``APNOISE`` (the
+        background and noise, medians over the image), ``APERRMAP`` (the
+        uncertainty map), ``APNSIGMA`` and ``APTHRESH`` (the threshold in
+        noise units and data units), ``APNPIX``, ``APKERNEL`` (detection
+        kernel FWHM), ``APMODEL`` and ``APMODSHA`` (network file and its
+        SHA-256) and ``APPRECIS`` (network arithmetic).
+    """
+    from astropais import __version__
+    from astropais.model.io import DEFAULT_MODEL_NAME
+
+    network = deblender.model
+    noise = np.asarray(result.noise, dtype=float)
+    background = np.asarray(result.sky.background, dtype=float)
+    return {
+        'APVERS': (__version__, 'astropais version'),
+        # Free-length strings carry no comment: astropy truncates the
+        # comment of some long (CONTINUE) string cards with a warning.
+        'APINPUT': (str(image), ''),
+        'APHDU': (str(hdu), 'input HDU: index (EXTNAME,EXTVER)'),
+        'APBKG': (result.sky.description, ''),
+        'APBKGVAL': (float(np.median(background)),
+                     'background (median over the image)'),
+        'APNOISE': (float(np.median(noise)),
+                    'noise sigma (median over the image)'),
+        'APERRMAP': (error_source or 'none', ''),
+        'APNSIGMA': (float(nsigma), 'threshold in units of the noise'),
+        'APTHRESH': (float(np.median(result.threshold)),
+                     'threshold (median over the image, data units)'),
+        'APNPIX': (int(deblender.n_pixels), 'minimum pixels of a source'),
+        'APKERNEL': ('none' if kernel_fwhm is None else float(kernel_fwhm),
+                     'detection kernel FWHM (pixels)'),
+        'APMODEL': (str(network.metadata.get('model_file',
+                                              DEFAULT_MODEL_NAME)),
+                    'PCR network file'),
+        # 64 hex digits leave no room for a comment in an 80-column card.
+        'APMODSHA': (str(network.metadata['sha256']), ''),
+        'APPRECIS': (network.precision, 'network arithmetic'),
+    }
 
 
 def report(result, paths, stream=None):
@@ -97,7 +297,7 @@ def report(result, paths, stream=None):
 
     Parameters
     ----------
-    result : `~astropais.segmentation.DeblendResult`
+    result : `CliResult`
         The run.
     paths : dict of path-like
         The files written.
@@ -105,15 +305,26 @@ def report(result, paths, stream=None):
         Where to print (default: standard output).
     """
     stream = sys.stdout if stream is None else stream
-    print(f'background {result.background:.4g}, noise sigma '
-          f'{result.noise_sigma:.4g}, threshold {result.threshold:.4g}',
-          file=stream)
+    print(f'background {np.median(result.sky.background):.4g} '
+          f'({result.sky.method}), noise sigma {np.median(result.noise):.4g}'
+          f', threshold {np.median(result.threshold):.4g}'
+          + (' (medians over the image)'
+             if np.ndim(result.threshold) else ''), file=stream)
     if result.segmentation is None:
         print('no sources found', file=stream)
         return
     print(f'{result.segmentation.n_labels} sources', file=stream)
     for kind, path in paths.items():
         print(f'{kind}: {path}', file=stream)
+
+
+def _error_option(args):
+    """The (kind, spec) of the uncertainty map option given, if any."""
+    for kind in ('error', 'variance', 'weight'):
+        spec = getattr(args, kind, None)
+        if spec is not None:
+            return kind, spec
+    return None, None
 
 
 def run(args):
@@ -131,21 +342,36 @@ def run(args):
         0 on success, 1 if no source was found, 2 on an error.
     """
     from astropais.io import write_products
-    from astropais.segmentation import deblend_field
+    from astropais.segmentation import PAISDeblender
+
+    from .fitsinput import output_stem, read_error_map, read_image
 
     try:
-        data, wcs = _read_image(args.image, args.hdu)
-        result = deblend_field(data, nsigma=args.threshold,
-                               n_pixels=args.n_pixels, model=args.model,
-                               subtract_background=not args.no_background,
-                               wcs=wcs, kernel_fwhm=args.kernel_fwhm,
-                               precision=args.precision,
-                               progress_bar=args.progress)
+        image = read_image(args.image, args.hdu)
+        error = error_source = None
+        kind, spec = _error_option(args)
+        if kind is not None:
+            error, error_source = read_error_map(spec, kind, image)
+        deblender = PAISDeblender(args.n_pixels, model=args.model,
+                                  precision=args.precision,
+                                  progress_bar=args.progress)
+        result = deblend_image(
+            image.data, deblender, nsigma=args.threshold, error=error,
+            background=args.background, box_size=args.box_size,
+            filter_size=args.filter_size, kernel_fwhm=args.kernel_fwhm,
+            wcs=image.wcs, progress_bar=args.progress)
         paths = {}
         if result.segmentation is not None:
-            paths = write_products(args.output, Path(args.image).name.split(
-                '.')[0], result.data, result.segmentation, result.catalog,
-                wcs=wcs, overwrite=args.overwrite)
+            cards = provenance(image=image.path, hdu=image.hdu,
+                               result=result, nsigma=args.threshold,
+                               deblender=deblender,
+                               error_source=error_source,
+                               kernel_fwhm=args.kernel_fwhm)
+            paths = write_products(args.output, output_stem(args.image),
+                                   result.data, result.segmentation,
+                                   result.catalog, wcs=image.wcs,
+                                   overwrite=args.overwrite,
+                                   provenance=cards)
     except (OSError, ValueError, TypeError) as exc:
         print(f'astropais deblend: error: {exc}', file=sys.stderr)
         return 2

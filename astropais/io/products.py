@@ -50,13 +50,17 @@ def plot_overview(data, segmentation, catalog=None, *, figure=None):
                    interpolation='nearest')
     ax_segm.set_title(f'PAIS segmentation ({segmentation.n_labels} sources)')
     if catalog is not None:
+        from matplotlib.lines import Line2D
         catalog.plot_kron_apertures(ax=ax_image, color='tab:orange', lw=1)
         catalog.plot_kron_apertures(ax=ax_segm, color='white', lw=1)
+        ax_image.legend(handles=[Line2D([], [], color='tab:orange', lw=1,
+                                        label='Kron apertures (catalog)')],
+                        loc='upper right', fontsize='small', framealpha=0.8)
     return figure
 
 
 def write_products(directory, stem, data, segmentation, catalog, *,
-                   wcs=None, overwrite=False):
+                   wcs=None, overwrite=False, provenance=None):
     """
     Write the segmentation, the catalog and an overview picture.
 
@@ -77,6 +81,10 @@ def write_products(directory, stem, data, segmentation, catalog, *,
         Stored with the segmentation.
     overwrite : bool, optional
         Replace existing files.
+    provenance : dict, optional
+        ``KEYWORD: (value, comment)`` cards recording how the products were
+        made: written to the segmentation's primary FITS header and, as
+        ``KEYWORD: value``, to the catalog's ECSV meta.
 
     Returns
     -------
@@ -91,11 +99,18 @@ def write_products(directory, stem, data, segmentation, catalog, *,
     if not overwrite:
         existing = [str(p) for p in paths.values() if p.exists()]
         if existing:
-            raise OSError(f'output exists: {existing}; use overwrite')
+            raise OSError(f'output exists: {existing}; pass overwrite=True '
+                          '(--overwrite on the command line) to replace it')
+    provenance = dict(provenance or {})
     write_weighted_segmentation(segmentation, paths['segmentation'], wcs=wcs,
                                 overwrite=overwrite)
-    catalog.to_table().write(paths['catalog'], format='ascii.ecsv',
-                             overwrite=overwrite)
-    plot_overview(data, segmentation, catalog).savefig(paths['overview'],
-                                                       dpi=100)
+    if provenance:
+        from astropy.io import fits
+        with fits.open(paths['segmentation'], mode='update') as hdul:
+            hdul[0].header.update(provenance)
+    table = catalog.to_table()
+    table.meta.update({key: value for key, (value, _) in provenance.items()})
+    table.write(paths['catalog'], format='ascii.ecsv', overwrite=overwrite)
+    plot_overview(data, segmentation, catalog).savefig(
+        paths['overview'], dpi=100, bbox_inches='tight')
     return paths

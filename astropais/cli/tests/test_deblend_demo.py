@@ -53,7 +53,8 @@ def test_deblend_writes_segmentation_catalog_and_png(tmp_path, model_path,
     # Running again refuses to overwrite, unless asked.
     assert main(['deblend', str(path), '-o', str(out), '--threshold', '3',
                  '--model', model_path]) == 2
-    assert 'exists' in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert 'exists' in err and '--overwrite' in err
     assert main(['deblend', str(path), '-o', str(out), '--threshold', '3',
                  '--model', model_path, '--overwrite']) == 0
 
@@ -82,13 +83,25 @@ def test_demo_is_deterministic(tmp_path, model_path, capsys):
     runs = []
     for name in ('a', 'b'):
         out = tmp_path / name
-        assert main(['demo', '--size', '128', '--threshold', '1.5', '-o', str(out),
-                     '--model', model_path]) == 0
-        assert 'example field' in capsys.readouterr().out
+        assert main(['demo', '--size', '128', '--threshold', '1.5', '-o',
+                     str(out), '--model', model_path]) == 0
+        text = capsys.readouterr().out
+        assert 'example field (shipped)' in text
         segm, _, table = check_products(out, 'example_field')
+        truth = QTable.read(out / 'example_field.fits', hdu='TRUTH')
+        assert f'{len(truth)} simulated sources' in text
+        assert np.all((truth['x'] < 127.5) & (truth['y'] < 127.5))
+        if 'blended pair' in text:
+            assert (out / 'example_field_pair.png').read_bytes()[:8] \
+                == PNG_MAGIC
         runs.append((fits.getdata(out / 'example_field.fits'), segm.data))
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_demo_refuses_a_size_beyond_the_shipped_field(tmp_path, capsys):
+    assert main(['demo', '--size', '300', '-o', str(tmp_path)]) == 2
+    assert '--simulate' in capsys.readouterr().err
 
 
 def test_demo_without_shipped_model_explains(tmp_path, capsys, monkeypatch):
