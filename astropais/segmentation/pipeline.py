@@ -6,11 +6,14 @@ command line runs it.
 from dataclasses import dataclass
 
 import numpy as np
+from astropy import units as u
+from astropy.nddata import NDData, StdDevUncertainty
 from astropy.stats import sigma_clipped_stats
+from astropy.utils.decorators import deprecated_renamed_argument
 
 from .catalog import WeightedSourceCatalog
 from .deblender import PAISDeblender
-from .inputs import estimate_noise, prepare_image
+from .inputs import PreparedImage, estimate_noise, prepare_image
 
 __all__ = ['DeblendResult', 'deblend_field', 'detection_kernel']
 
@@ -22,14 +25,16 @@ class DeblendResult:
 
     Parameters
     ----------
-    data : `~numpy.ndarray`
-        The background-subtracted image that was deblended.
-    background : float
+    data : `~numpy.ndarray` or `~astropy.units.Quantity`
+        The background-subtracted image that was deblended (NaN where
+        masked), in the input's unit if it had one.
+    background : float or `~astropy.units.Quantity`
         The constant background subtracted (0 if none).
-    noise_sigma : float
-        The background noise.
-    threshold : float
-        The detection threshold used (data units).
+    noise_sigma : float or `~astropy.units.Quantity`
+        The background noise (the median uncertainty if one was given).
+    threshold : float, `~numpy.ndarray` or `~astropy.units.Quantity`
+        The detection threshold used: ``n_sigma`` times the noise, or
+        times the per-pixel uncertainty if one was given.
     segmentation : `~astropais.WeightedSegmentationImage` or `None`
         The segmentation (`None` if no source was found).
     catalog : `~astropais.WeightedSourceCatalog` or `None`
@@ -72,19 +77,25 @@ def detection_kernel(fwhm):
     return make_2dgaussian_kernel(fwhm, size=size).array
 
 
-def deblend_field(data, *, nsigma=1.5, n_pixels=5, model=None,
+@deprecated_renamed_argument('nsigma', 'n_sigma', '0.1')
+def deblend_field(data, *, n_sigma=1.5, n_pixels=5, model=None,
                   subtract_background=True, wcs=None, mask=None,
                   deblender=None, kernel_fwhm=None, precision='auto',
-                  progress_bar=False):
+                  progress_bar=True):
     """
     Detect, deblend and measure the sources of an image.
 
     Parameters
     ----------
-    data : 2-D array_like
-        The image.
-    nsigma : float, optional
-        Detection threshold in units of the background noise.
+    data : 2-D array_like, `~astropy.units.Quantity` or `~astropy.nddata.NDData`
+        The image.  The unit of a `~astropy.units.Quantity` or
+        `~astropy.nddata.NDData` (`~astropy.nddata.CCDData`) is kept in
+        the result and the catalog; an NDData's mask, uncertainty (the
+        per-pixel noise of the threshold and the catalog errors) and wcs
+        are used.
+    n_sigma : float, optional
+        Detection threshold in units of the background noise (photutils
+        3's name; ``nsigma`` is deprecated).
     n_pixels : int, optional
         Minimum connected pixels of a detection.
     model : None, path or `~astropais.model.PCRNetwork`, optional
@@ -92,7 +103,7 @@ def deblend_field(data, *, nsigma=1.5, n_pixels=5, model=None,
     subtract_background : bool, optional
         Subtract a constant, sigma-clipped median background first.
     wcs : `~astropy.wcs.WCS`, optional
-        For the catalog's sky coordinates.
+        For the catalog's sky coordinates (default: the NDData's).
     mask : 2-D array_like of bool, optional
         Pixels to ignore.
     deblender : `PAISDeblender`, optional
@@ -104,26 +115,43 @@ def deblend_field(data, *, nsigma=1.5, n_pixels=5, model=None,
         `~photutils.segmentation.make_2dgaussian_kernel`), as photutils
         recommends; the network and the photometry use the unsmoothed image.
     progress_bar : bool, optional
-        Show progress bars.
+        Show progress bars (the default, as photutils' ``SourceFinder``).
 
     Returns
     -------
     result : `DeblendResult`
         The image, background, noise, threshold, segmentation and catalog.
+
+    Raises
+    ------
+    ValueError
+        If ``n_sigma`` is not positive or the noise cannot be measured.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropais.segmentation import deblend_field
+    >>> deblend_field(np.ones((8, 8)), n_sigma=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: n_sigma must be positive, got 0
     """
-    if not nsigma > 0:
-        raise ValueError(f'nsigma must be positive, got {nsigma!r}')
+    if not n_sigma > 0:
+        raise ValueError(f'n_sigma must be positive, got {n_sigma!r}')
     image = prepare_image(data, mask)
+    unit = image.unit
     values = image.data[~image.mask]
     background = 0.0
     if subtract_background and values.size:
         background = float(sigma_clipped_stats(values, sigma=3.0)[1])
-    work = np.where(image.mask, np.nan, image.data - background)
-    noise = estimate_noise(prepare_image(np.nan_to_num(work), image.mask))
+    work = np.where(image.mask, 0.0, image.data - background)
+    noise = estimate_noise(PreparedImage(work, image.mask, unit,
+                                         image.error))
     if not (np.isfinite(noise) and noise > 0):
         raise ValueError('cannot estimate the background noise of this '
                          'image (constant or fully masked)')
-    threshold = nsigma * noise
+    threshold = n_sigma * (noise if image.error is None else
+                           np.where(image.mask, noise, image.error))
     if deblender is None:
         deblender = PAISDeblender(n_pixels, model=model,
                                   precision=precision,
@@ -132,15 +160,27 @@ def deblend_field(data, *, nsigma=1.5, n_pixels=5, model=None,
     if kernel_fwhm is not None:
         from astropy.convolution import convolve
         kernel = detection_kernel(kernel_fwhm)
-        convolved = convolve(work, kernel, mask=image.mask,
-                             nan_treatment='interpolate',
+        convolved = convolve(np.where(image.mask, np.nan, work), kernel,
+                             mask=image.mask, nan_treatment='interpolate',
                              normalize_kernel=True)
         convolved = np.nan_to_num(convolved)
-    segm = deblender(np.nan_to_num(work), threshold, mask=image.mask,
-                     convolved_data=convolved)
+
+    def with_unit(value):
+        return value if unit is None else u.Quantity(value, unit)
+
+    uncertainty = (None if image.error is None
+                   else StdDevUncertainty(image.error))
+    nd = NDData(work, uncertainty=uncertainty, unit=unit)
+    segm = deblender(nd, with_unit(threshold), mask=image.mask,
+                     convolved_data=(None if convolved is None
+                                     else with_unit(convolved)))
     catalog = None
+    wcs = image.wcs if wcs is None else wcs
     if segm is not None:
-        catalog = WeightedSourceCatalog(np.nan_to_num(work), segm,
-                                        mask=image.mask, wcs=wcs,
-                                        progress_bar=progress_bar)
-    return DeblendResult(work, background, noise, threshold, segm, catalog)
+        error = None if image.error is None else with_unit(image.error)
+        catalog = WeightedSourceCatalog(with_unit(work), segm,
+                                        mask=image.mask, error=error,
+                                        wcs=wcs, progress_bar=progress_bar)
+    return DeblendResult(with_unit(np.where(image.mask, np.nan, work)),
+                         with_unit(background), with_unit(noise),
+                         with_unit(threshold), segm, catalog)

@@ -8,6 +8,7 @@ from astropy.utils.exceptions import AstropyUserWarning
 from astropy.wcs import WCS
 from hypothesis import HealthCheck, given, settings, strategies as st
 from photutils.segmentation import detect_sources
+from photutils.utils.exceptions import NoDetectionsWarning
 
 from astropais.segmentation import (PAISDeblender, WeightedSourceCatalog,
                                     deblend_field)
@@ -25,7 +26,7 @@ def test_deblend_field_subtracts_background_and_measures(deblender):
     wcs.wcs.ctype = ['RA---TAN', 'DEC--TAN']
     wcs.wcs.crval = [10.0, 20.0]
     wcs.wcs.cdelt = [-1e-4, 1e-4]
-    result = deblend_field(image + 7.0, nsigma=3.0, deblender=deblender,
+    result = deblend_field(image + 7.0, n_sigma=3.0, deblender=deblender,
                            wcs=wcs)
     assert result.background == pytest.approx(7.0, abs=0.2)
     assert result.noise_sigma == pytest.approx(1.0, rel=0.1)
@@ -39,13 +40,13 @@ def test_deblend_field_subtracts_background_and_measures(deblender):
 
 def test_deblend_field_errors_and_empty(deblender):
     rng = np.random.default_rng(0)
-    with pytest.raises(ValueError, match='nsigma'):
-        deblend_field(rng.normal(size=(20, 20)), nsigma=0,
+    with pytest.raises(ValueError, match='n_sigma'):
+        deblend_field(rng.normal(size=(20, 20)), n_sigma=0,
                       deblender=deblender)
     with pytest.raises(ValueError, match='noise'):
         deblend_field(np.zeros((20, 20)), deblender=deblender)
-    with pytest.warns(AstropyUserWarning, match='No sources'):
-        result = deblend_field(rng.normal(size=(20, 20)), nsigma=50.0,
+    with pytest.warns(NoDetectionsWarning, match='No sources'):
+        result = deblend_field(rng.normal(size=(20, 20)), n_sigma=50.0,
                                deblender=deblender)
     assert result.segmentation is None and result.catalog is None
 
@@ -63,6 +64,7 @@ def test_footprint_and_flux_conservation_on_random_fields(deblender, seed,
     image, _ = gaussian_scene((40, 50), sources, noise=1.0, seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore', AstropyUserWarning)
+        warnings.simplefilter('ignore', NoDetectionsWarning)
         segm = deblender(image, threshold)
         detection = detect_sources(image, threshold, n_pixels=5,
                                    connectivity=8)
@@ -81,7 +83,7 @@ def test_deblend_field_kernel_fwhm_detects_on_smoothed_image(tiny_model):
     from astropais.segmentation.tests.helpers import gaussian_scene
     image, _ = gaussian_scene((60, 60), [(30, 30, 2.0, 300.0)], noise=1.0,
                               seed=4)
-    result = deblend_field(image, nsigma=1.5, n_pixels=5, model=tiny_model,
+    result = deblend_field(image, n_sigma=1.5, n_pixels=5, model=tiny_model,
                            subtract_background=False, kernel_fwhm=3.0)
     kernel = make_2dgaussian_kernel(3.0, size=2 * 5 + 1)
     expected = detect_sources(convolve(image, kernel), result.threshold, 5,
@@ -103,3 +105,59 @@ def test_detection_kernel_size_and_normalisation():
     for bad in (0.0, -2.0, np.nan):
         with pytest.raises(ValueError, match='kernel_fwhm'):
             detection_kernel(bad)
+
+
+def test_nsigma_is_deprecated_for_n_sigma(deblender):
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+    image, _ = gaussian_scene((48, 64), [(24, 30, 2.0, 600.0)], noise=1.0)
+    with pytest.warns(AstropyDeprecationWarning, match='n_sigma'):
+        old = deblend_field(image, nsigma=3.0, deblender=deblender)
+    new = deblend_field(image, n_sigma=3.0, deblender=deblender)
+    assert old.threshold == new.threshold
+
+
+def _wcs():
+    wcs = WCS(naxis=2)
+    wcs.wcs.ctype = ['RA---TAN', 'DEC--TAN']
+    wcs.wcs.crval = [10.0, 20.0]
+    wcs.wcs.cdelt = [-1e-4, 1e-4]
+    return wcs
+
+
+def test_deblend_field_keeps_units_wcs_and_uncertainty(deblender):
+    import astropy.units as u
+    from astropy.nddata import CCDData, NDData, StdDevUncertainty
+    image, _ = gaussian_scene((48, 64), [(24, 30, 2.0, 600.0),
+                                         (10, 50, 1.5, 300.0)], noise=1.0)
+    error = np.full(image.shape, 1.0)
+    plain = deblend_field(image, n_sigma=3.0, deblender=deblender,
+                          wcs=_wcs())
+    for data in (NDData(image, unit='electron', wcs=_wcs(),
+                        uncertainty=StdDevUncertainty(error)),
+                 CCDData(image, unit='electron', wcs=_wcs(),
+                         uncertainty=StdDevUncertainty(error))):
+        result = deblend_field(data, n_sigma=3.0, deblender=deblender)
+        cat = result.catalog
+        assert cat.segment_flux.unit == u.electron
+        assert result.data.unit == u.electron
+        assert result.threshold.unit == u.electron
+        assert np.all(np.isfinite(cat.segment_flux_err.value))
+        ra = cat.sky_centroid.ra.deg
+        np.testing.assert_allclose(ra, plain.catalog.sky_centroid.ra.deg,
+                                   rtol=0, atol=1e-5)   # 0.1 px
+        np.testing.assert_allclose(result.threshold.value, 3.0 * error)
+    quantity = deblend_field(image * u.Jy, n_sigma=3.0, deblender=deblender)
+    assert quantity.catalog.kron_flux.unit == u.Jy
+    np.testing.assert_allclose(quantity.catalog.segment_flux.value,
+                               plain.catalog.segment_flux)
+
+
+def test_nan_uncertainty_warns_and_masks(deblender):
+    from astropy.nddata import NDData, StdDevUncertainty
+    image, _ = gaussian_scene((48, 64), [(24, 30, 2.0, 600.0)], noise=1.0)
+    error = np.full(image.shape, 1.0)
+    error[3, 4] = np.nan
+    with pytest.warns(AstropyUserWarning, match='NaN or inf uncertainty'):
+        result = deblend_field(NDData(image, uncertainty=StdDevUncertainty(
+            error)), n_sigma=3.0, deblender=deblender)
+    assert np.isnan(result.data[3, 4])
