@@ -7,11 +7,31 @@ comes from exactly one tile and was predicted with at least ``margin``
 pixels of context on every side that is not an image edge.  A source on
 a seam is therefore seen whole by the tiles on both sides, and the
 stitched maps are continuous across it.
+
+The image is zero-padded only to the pooling multiple, as a single pass
+pads it, and the last tile along each axis ends at that padded edge
+(its start moves back, so it overlaps its neighbour more): at the bottom
+and right edges a tile sees exactly what a single pass sees, never the
+network's response to extra zero rows (which differs from the layers'
+own zero padding once biases act).
 """
 
 import numpy as np
 
-__all__ = ['tile_starts', 'tile_layout', 'predict_tiled', 'receptive_radius']
+__all__ = ['padded_length', 'tile_starts', 'tile_layout', 'predict_tiled',
+           'receptive_radius']
+
+
+def padded_length(length, multiple=1):
+    """
+    The image length zero-padded to a multiple of ``multiple``.
+
+    Examples
+    --------
+    >>> padded_length(70, 4)
+    72
+    """
+    return -(-int(length) // int(multiple)) * int(multiple)
 
 
 def tile_starts(length, tile_size, margin, multiple=1):
@@ -23,7 +43,8 @@ def tile_starts(length, tile_size, margin, multiple=1):
     length : int
         The image length along the axis.
     tile_size : int
-        The tile length.
+        The tile length (a multiple of ``multiple``); an axis shorter
+        than a tile is one tile of its `padded_length`.
     margin : int
         Context kept on each side; the stride is ``tile_size - 2 margin``
         rounded down to a multiple of ``multiple``.
@@ -34,16 +55,36 @@ def tile_starts(length, tile_size, margin, multiple=1):
     Returns
     -------
     starts : `~numpy.ndarray` of int
-        Starts from 0, every one a multiple of ``multiple``; the tiles
-        cover ``starts[-1] + tile_size`` pixels, at least ``length``.
+        Starts from 0, every one a multiple of ``multiple``; the last
+        tile ends at the `padded_length` (its start is moved back if the
+        stride overshoots).
+
+    Raises
+    ------
+    ValueError
+        If the stride is smaller than ``multiple`` or ``tile_size`` is not
+        a multiple of it.
+
+    Examples
+    --------
+    >>> tile_starts(100, 32, 4, multiple=4).tolist()
+    [0, 24, 48, 68]
     """
     stride = (tile_size - 2 * margin) // multiple * multiple
     if tile_size < 1 or margin < 0 or multiple < 1 or stride < 1:
         raise ValueError(f'need tile_size >= 1, margin >= 0 and a stride '
                          f'tile_size - 2 margin of at least {multiple}, got '
                          f'tile_size={tile_size}, margin={margin}')
-    n_more = max(int(np.ceil((length - tile_size) / stride)), 0)
-    return np.arange(n_more + 1) * stride
+    if tile_size % multiple:
+        raise ValueError(f'tile_size {tile_size} must be a multiple of '
+                         f'{multiple}')
+    padded = padded_length(length, multiple)
+    if padded <= tile_size:
+        return np.zeros(1, dtype=np.int64)
+    n_more = int(np.ceil((padded - tile_size) / stride))
+    starts = np.arange(n_more + 1, dtype=np.int64) * stride
+    starts[-1] = padded - tile_size
+    return starts
 
 
 def _keep_bounds(starts, tile_size, length):
@@ -62,7 +103,8 @@ def tile_layout(shape, tile_size, margin, multiple=1):
     shape : tuple of int
         The ``(ny, nx)`` image shape.
     tile_size : int
-        The square tile size.
+        The tile size; along an axis shorter than a tile, the tile is that
+        axis' `padded_length`.
     margin : int
         The context each tile keeps around its kept part.
     multiple : int, optional
@@ -72,21 +114,28 @@ def tile_layout(shape, tile_size, margin, multiple=1):
     -------
     tiles : list of tuple
         ``(tile_slices, keep_image_slices, keep_tile_slices)`` for each
-        tile: where the tile lies in the (padded) image, and the kept part
-        in image and in tile coordinates.  The kept parts partition the
-        padded image (``starts[-1] + tile_size`` pixels along each axis).
+        tile: where the tile lies in the image padded to ``multiple``,
+        and the kept part in image and in tile coordinates.  The kept
+        parts partition the padded image.
+
+    Examples
+    --------
+    >>> [t[0] for t in tile_layout((20, 8), 16, 4)]
+    [(slice(0, 16, None), slice(0, 8, None)), (slice(4, 20, None), slice(0, 8, None))]
     """
     per_axis = []
     for length in shape:
+        padded = padded_length(length, multiple)
+        size = min(tile_size, padded)
         starts = tile_starts(length, tile_size, margin, multiple)
-        bounds = _keep_bounds(starts, tile_size, starts[-1] + tile_size)
-        per_axis.append([(int(s), int(lo), int(hi)) for s, lo, hi in
-                         zip(starts, bounds[:-1], bounds[1:])])
+        bounds = _keep_bounds(starts, size, padded)
+        per_axis.append([(int(s), int(s) + size, int(lo), int(hi))
+                         for s, lo, hi in zip(starts, bounds[:-1],
+                                              bounds[1:])])
     tiles = []
-    for sy, ly, hy in per_axis[0]:
-        for sx, lx, hx in per_axis[1]:
-            tiles.append(((slice(sy, sy + tile_size),
-                           slice(sx, sx + tile_size)),
+    for sy, ey, ly, hy in per_axis[0]:
+        for sx, ex, lx, hx in per_axis[1]:
+            tiles.append(((slice(sy, ey), slice(sx, ex)),
                           (slice(ly, hy), slice(lx, hx)),
                           (slice(ly - sy, hy - sy), slice(lx - sx, hx - sx))))
     return tiles
@@ -104,7 +153,8 @@ def predict_tiled(predict, image, tile_size, margin, *, multiple=1,
         returns a dict of arrays of shape ``(B, t, t, ...)``.
     image : `~numpy.ndarray`
         ``(H, W, b)`` input (already normalised).  It is zero-padded at
-        the bottom/right to a whole number of strides.
+        the bottom/right to a multiple of ``multiple`` only, as a single
+        pass pads it.
     tile_size : int
         The square tile size.
     margin : int
@@ -122,8 +172,8 @@ def predict_tiled(predict, image, tile_size, margin, *, multiple=1,
         The stitched outputs, each of shape ``(H, W, ...)``.
     """
     height, width = image.shape[:2]
-    pad = tuple((0, int(tile_starts(length, tile_size, margin, multiple)[-1])
-                 + tile_size - length) for length in (height, width))
+    pad = tuple((0, padded_length(length, multiple) - length)
+                for length in (height, width))
     padded = np.pad(image, pad + ((0, 0),) * (image.ndim - 2))
     layout = tile_layout(padded.shape[:2], tile_size, margin, multiple)
     batches = range(0, len(layout), batch_size)

@@ -213,26 +213,42 @@ def test_sidecar_receptive_radius_replaces_the_probe(tiny_model_path,
 
 def test_tiles_reproduce_the_whole_image_prediction(tiny_model, scene):
     # The tiny network sees 9 px around a pixel: with tiles of 32 and 12 px
-    # of context, the stitched PCR equals the single-tile PCR away from the
-    # zero-padded bottom/right edges -- so a source on a seam (source 1
-    # sits on the x = 40 hand-over) is seen exactly as without tiles and
-    # can be neither split nor duplicated.
+    # of context, the stitched PCR equals the single-tile PCR everywhere,
+    # the bottom and right edges included (the last tiles end at the
+    # image's own padded edge) -- so a source on a seam (source 1 sits on
+    # the x = 40 hand-over) is seen exactly as without tiles and can be
+    # neither split nor duplicated.
     small = PAISDeblender(n_pixels=5, model=tiny_model, tile_size=32,
-                          overlap=12)
+                          overlap=12, precision='float32')
     whole = PAISDeblender(n_pixels=5, model=tiny_model, tile_size=96,
-                          overlap=0)
+                          overlap=0, precision='float32')
     tiled_pcr = small.predict_pcr(scene, 1.0)
     whole_pcr = whole.predict_pcr(scene, 1.0)
-    interior = (slice(0, scene.shape[0] - 16), slice(0, scene.shape[1] - 16))
     for key in tiled_pcr:
         assert tiled_pcr[key].shape[:2] == scene.shape
-        np.testing.assert_allclose(tiled_pcr[key][interior],
-                                   whole_pcr[key][interior], atol=1e-4,
-                                   err_msg=key)
+        np.testing.assert_allclose(tiled_pcr[key], whole_pcr[key],
+                                   atol=1e-4, err_msg=key)
     seg_small = small(scene, 3.0, centres=[SOURCES[0][:2], SOURCES[1][:2]])
     seg_whole = whole(scene, 3.0, centres=[SOURCES[0][:2], SOURCES[1][:2]])
     blend = (slice(20, 45), slice(30, 56))
     np.testing.assert_array_equal(seg_small.data[blend], seg_whole.data[blend])
+
+
+def test_pair_in_the_corner_same_tiled_and_in_one_pass(tiny_model):
+    # A blended pair in the bottom-right corner of an image that is not a
+    # whole number of tiles: the same labels and fractions either way.
+    image, _ = gaussian_scene((70, 90), [(63, 81, 2.0, 800.0),
+                                         (65, 86, 1.8, 500.0)], noise=1.0,
+                              seed=5)
+    small = PAISDeblender(n_pixels=5, model=tiny_model, tile_size=32,
+                          overlap=12, precision='float32')
+    whole = PAISDeblender(n_pixels=5, model=tiny_model, tile_size=96,
+                          overlap=0, precision='float32')
+    tiled, single = small(image, 3.0), whole(image, 3.0)
+    np.testing.assert_array_equal(tiled.data, single.data)
+    np.testing.assert_allclose(tiled.total_fraction, single.total_fraction)
+    for a, b in zip(tiled.fraction_cutouts, single.fraction_cutouts):
+        np.testing.assert_allclose(a, b, atol=1e-3)
 
 
 def test_image_smaller_than_a_tile_is_one_unpadded_tile(tiny_model, scene):

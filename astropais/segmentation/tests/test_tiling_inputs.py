@@ -71,6 +71,31 @@ def test_stitched_output_equals_whole_image_output(ny, nx, seed, batch_size):
         np.testing.assert_allclose(tiled[key], whole[key][0], atol=1e-12)
 
 
+def biased_filter(batch):
+    """
+    A local operator whose response to zero input is not zero (a
+    convolution with a bias), while outside the array it pads with zeros
+    (as a network's layers pad): a tile padded with extra zero rows sees
+    something a single pass does not.
+    """
+    out = ndimage.uniform_filter(batch[..., 0] + 1.0, size=(1, 7, 7),
+                                 mode='constant')
+    return {'smooth': out}
+
+
+@settings(max_examples=25, deadline=None)
+@given(ny=st.integers(5, 90), nx=st.integers(5, 90),
+       multiple=st.sampled_from([1, 2, 4]), seed=st.integers(0, 2**31))
+def test_tiles_agree_with_one_pass_at_the_bottom_and_right_edges(
+        ny, nx, multiple, seed):
+    rng = np.random.default_rng(seed)
+    image = rng.normal(size=(ny, nx, 1))
+    pad = [(0, -(-n // multiple) * multiple - n) for n in (ny, nx)]
+    whole = biased_filter(np.pad(image, pad + [(0, 0)])[None])['smooth'][0]
+    tiled = predict_tiled(biased_filter, image, 16, 4, multiple=multiple)
+    np.testing.assert_allclose(tiled['smooth'], whole[:ny, :nx], atol=1e-12)
+
+
 def test_receptive_radius_of_a_local_operator():
     assert receptive_radius(local_filter, 32) == 3
     assert receptive_radius(local_filter, 6) is None      # reaches the edge
