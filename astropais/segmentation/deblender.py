@@ -16,7 +16,8 @@ from astropy.utils.exceptions import AstropyUserWarning
 from photutils.segmentation import detect_sources
 from photutils.utils.exceptions import NoDetectionsWarning
 
-from .inputs import estimate_noise, prepare_image, threshold_value
+from .inputs import (check_positive_int, estimate_noise, prepare_image,
+                     threshold_value)
 from .tiling import predict_tiled, receptive_radius
 from .weighted import WeightedSegmentationImage
 
@@ -103,6 +104,20 @@ class PAISDeblender:
         (validation fields, seeds 1000-1005; with ``vote_tolerance=8``
         few votes miss and the two agree closely, as they did on seeds
         5000-5019).
+    prune : bool, optional
+        Keep only the centres that earn their place (see
+        `astropais.pcr.prune_centres`): a second centre inside one
+        detection segment must be a separate peak of the detection image
+        (a saddle towards its brighter neighbour, or standing out of that
+        neighbour's slope by two sigma), and of the centres inside one
+        connected masked region (a masked saturated core) only one is
+        kept.  The pixels of dropped centres are decoded again among
+        those that remain.  Not applied to given ``centres``.
+    contrast : float or None, optional
+        With ``prune``, a centre that is not a separate peak is still kept
+        if it holds at least this share of the flux of itself and its
+        nearest brighter neighbour (photutils' ``contrast`` plays the same
+        part there); None keeps separate peaks only.
     precision : {'auto', 'float32', 'bfloat16'}, optional
         The arithmetic of the network's hidden layers (its outputs are
         always float32; see `~astropais.model.precision`).  ``'auto'``
@@ -138,20 +153,14 @@ class PAISDeblender:
     def __init__(self, n_pixels, *, model=None, connectivity=8,
                  tile_size=None, overlap=None, batch_size=8,
                  peak_threshold=0.5, min_distance=2, vote_tolerance=8.0,
-                 assignment='vote', precision='auto', progress_bar=True):
-        if (isinstance(n_pixels, bool) or int(n_pixels) != n_pixels
-                or n_pixels < 1):
-            raise ValueError(f'n_pixels must be a positive integer, got '
-                             f'{n_pixels!r}')
+                 assignment='vote', precision='auto', progress_bar=True,
+                 prune=True, contrast=None):
         if connectivity not in (4, 8):
             raise ValueError(f'connectivity must be 4 or 8, got '
                              f'{connectivity!r}')
-        if int(batch_size) != batch_size or batch_size < 1:
-            raise ValueError(f'batch_size must be a positive integer, got '
-                             f'{batch_size!r}')
-        self.n_pixels = int(n_pixels)
+        self.n_pixels = check_positive_int(n_pixels, 'n_pixels')
         self.connectivity = connectivity
-        self.batch_size = int(batch_size)
+        self.batch_size = check_positive_int(batch_size, 'batch_size')
         self.peak_threshold = float(peak_threshold)
         self.min_distance = int(min_distance)
         self.vote_tolerance = float(vote_tolerance)
@@ -159,6 +168,11 @@ class PAISDeblender:
             raise ValueError(f"assignment must be 'rank' or 'vote', got "
                              f'{assignment!r}')
         self.assignment = assignment
+        self.prune = bool(prune)
+        if contrast is not None and not 0 <= contrast <= 1:
+            raise ValueError(f'contrast must lie in [0, 1] or be None, got '
+                             f'{contrast!r}')
+        self.contrast = None if contrast is None else float(contrast)
         self.progress_bar = bool(progress_bar)
         network = _load(model)
         self.model = network.cast(precision)
@@ -338,7 +352,7 @@ class PAISDeblender:
             shape, or ``centres`` are not finite, lie outside the image
             or repeat a pixel.
         """
-        from astropais.pcr import decode, find_centres
+        from astropais.pcr import decode, find_centres, prune_centres
 
         image = prepare_image(data, mask)
         threshold = threshold_value(threshold, image.unit, image.data.shape)
@@ -400,13 +414,29 @@ class PAISDeblender:
             order = np.arange(len(centres))
         else:
             order = np.lexsort((centres[:, 1], centres[:, 0]))
+        centres, segment_ids = centres[order], segment_ids[order]
         attribution = decode(pcr['heatmap'], pcr['vectors'],
                              np.clip(pcr['fractions'], 0, None), footprint,
-                             centres=centres[order],
+                             centres=centres,
                              vote_tolerance=self.vote_tolerance,
                              assignment=self.assignment)
-        attribution = self._confine(attribution, detection.data,
-                                    segment_ids[order])
+        if self.prune and not given:
+            keep = prune_centres(attribution, image.data,
+                                 smoothed=detection_data,
+                                 noise_sigma=(
+                                     noise_sigma if convolved_data is None
+                                     else estimate_noise(
+                                         convolved, footprint,
+                                         max_samples=_NOISE_SAMPLES)),
+                                 contrast=self.contrast, mask=image.mask)
+            if not keep.all():
+                centres, segment_ids = centres[keep], segment_ids[keep]
+                attribution = decode(
+                    pcr['heatmap'], pcr['vectors'],
+                    np.clip(pcr['fractions'], 0, None), footprint,
+                    centres=centres, vote_tolerance=self.vote_tolerance,
+                    assignment=self.assignment)
+        attribution = self._confine(attribution, detection.data, segment_ids)
         segm = WeightedSegmentationImage(attribution)
         if segm.n_labels == 0:
             warnings.warn('No sources were found.', NoDetectionsWarning)

@@ -13,7 +13,8 @@ from astropy.stats import mad_std
 from astropy.utils.exceptions import AstropyUserWarning
 
 __all__ = ['PreparedImage', 'prepare_image', 'estimate_noise',
-           'threshold_value', 'unpack_nddata', 'check_real']
+           'threshold_value', 'unpack_nddata', 'check_real',
+           'check_positive_int']
 
 
 @dataclass
@@ -122,6 +123,52 @@ def prepare_image(data, mask=None):
         full_mask |= bad
     data[full_mask] = 0.0
     return PreparedImage(data, full_mask, unit, error, wcs)
+
+
+def check_positive_int(value, name, allow_none=False):
+    """
+    A positive integer option, checked.
+
+    Parameters
+    ----------
+    value : object
+        The value given.
+    name : str
+        The option's name, for the message.
+    allow_none : bool, optional
+        Accept `None` (returned as is).
+
+    Returns
+    -------
+    value : int or None
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a positive integer (booleans and non-integral
+        floats are refused).
+
+    Examples
+    --------
+    >>> check_positive_int(5.0, 'n_pixels')
+    5
+    >>> check_positive_int(0, 'n_pixels')
+    Traceback (most recent call last):
+    ...
+    ValueError: n_pixels must be a positive integer, got 0
+    """
+    if value is None and allow_none:
+        return None
+    try:
+        ok = (not isinstance(value, (bool, np.bool_)) and value >= 1
+              and int(value) == value)
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok:
+        extra = ' or None' if allow_none else ''
+        raise ValueError(f'{name} must be a positive integer{extra}, got '
+                         f'{value!r}')
+    return int(value)
 
 
 def check_real(array, name):
@@ -244,12 +291,8 @@ def estimate_noise(image, footprint=None, max_samples=None):
     ValueError
         If ``max_samples`` is not a positive integer or None.
     """
-    if max_samples is not None and (
-            isinstance(max_samples, bool)
-            or not isinstance(max_samples, (int, np.integer))
-            or max_samples < 1):
-        raise ValueError(f'max_samples must be a positive integer or None, '
-                         f'got {max_samples!r}')
+    max_samples = check_positive_int(max_samples, 'max_samples',
+                                     allow_none=True)
     usable = ~image.mask
     if image.error is not None:
         values = image.error[usable]

@@ -12,7 +12,7 @@ from photutils.segmentation import SegmentationImage
 
 from astropais.pcr.sparse import PixelAttribution
 
-__all__ = ['WeightedSegmentationImage', 'disjoint_label_map']
+__all__ = ['WeightedSegmentationImage', 'disjoint_label_map', 'deblend_sources']
 
 
 def disjoint_label_map(attribution):
@@ -464,3 +464,58 @@ class WeightedSegmentationImage(SegmentationImage):
         relabel_map = np.zeros(top + 1, dtype=np.int64)
         relabel_map[labels] = np.arange(self.n_labels) + start_label
         self._apply_relabel_map(relabel_map)
+
+
+def deblend_sources(data, segmentation_image, n_pixels, **kwargs):
+    """
+    photutils' `~photutils.segmentation.deblend_sources`, keeping the
+    weighted type.
+
+    photutils' function splits the disjoint label map and returns a plain
+    `~photutils.segmentation.SegmentationImage` (it cannot know the
+    fractions).  Given a `WeightedSegmentationImage`, this returns a
+    `WeightedSegmentationImage` of the split map (each pixel wholly its new
+    label's), with photutils' deblending record; if the input had
+    partial fractions, it warns that they are dropped.
+
+    Parameters
+    ----------
+    data, segmentation_image, n_pixels, **kwargs
+        As for `photutils.segmentation.deblend_sources`.
+
+    Returns
+    -------
+    segm : `WeightedSegmentationImage` or `~photutils.segmentation.SegmentationImage`
+        Weighted if ``segmentation_image`` was.
+
+    Warns
+    -----
+    AstropyUserWarning
+        If ``segmentation_image`` had partial fractions.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> yy, xx = np.mgrid[:20, :30]
+    >>> data = (np.exp(-((yy - 10)**2 + (xx - 8)**2) / 8)
+    ...         + np.exp(-((yy - 10)**2 + (xx - 20)**2) / 8))
+    >>> segm = WeightedSegmentationImage((data > 0.05).astype(int))
+    >>> split = deblend_sources(data, segm, 5, progress_bar=False)
+    >>> type(split).__name__, split.labels.tolist()
+    ('WeightedSegmentationImage', [1, 2])
+    """
+    from photutils.segmentation import deblend_sources as photutils_deblend
+
+    result = photutils_deblend(data, segmentation_image, n_pixels, **kwargs)
+    if not isinstance(segmentation_image, WeightedSegmentationImage) \
+            or isinstance(result, WeightedSegmentationImage):
+        return result
+    if segmentation_image.data.ndim == 2 \
+            and not segmentation_image.attribution.is_disjoint:
+        warnings.warn('deblend_sources splits the disjoint label map only: '
+                      'the partial fractions of the input are dropped (the '
+                      'result has fractions of 1)', AstropyUserWarning)
+    weighted = WeightedSegmentationImage.from_segmentation(result)
+    if hasattr(result, 'info'):
+        weighted.info = result.info
+    return weighted

@@ -379,3 +379,22 @@ def test_relabelling_invariants(case):
     np.testing.assert_allclose(after[:kept.size], before[kept - 1],
                                atol=1e-9)
     assert np.all(after[kept.size:] == 0)
+
+
+def test_deblend_sources_keeps_the_type_or_warns(scene):
+    from photutils.segmentation import deblend_sources as photutils_deblend
+    from astropais.segmentation import deblend_sources
+    image, footprint, attr = scene
+    disjoint = WeightedSegmentationImage(footprint.astype(int))
+    split = deblend_sources(image, disjoint, 5, progress_bar=False)
+    plain = photutils_deblend(image, SegmentationImage(disjoint.data.copy()),
+                              5, progress_bar=False)
+    assert isinstance(split, WeightedSegmentationImage)
+    np.testing.assert_array_equal(split.data, plain.data)
+    np.testing.assert_array_equal(split.deblended_labels,
+                                  plain.deblended_labels)
+    assert split.n_labels >= 2
+    check_consistent(split)
+    with pytest.warns(AstropyUserWarning, match='partial fractions'):
+        deblend_sources(image, WeightedSegmentationImage(attr), 5,
+                        progress_bar=False)
