@@ -7,7 +7,6 @@ import sys
 from sphinx_astropy.conf.v2 import *  # noqa: F401,F403
 
 sys.path.insert(0, os.path.abspath('..'))
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 from astropais import __version__  # noqa: E402
 
@@ -51,7 +50,11 @@ html_theme_options = {
     'use_edit_page_button': False,
 }
 html_title = f'{project} v{release}'
-html_static_path = []  # figures in _static/ are used by image directives
+# _static/ holds MathJax 3 (es5/tex-svg.js from the mathjax npm package,
+# Apache-2.0, LICENSE beside it): the mathematics renders without a network
+# (SVG output needs no font files).
+html_static_path = ['_static']
+mathjax_path = 'mathjax/tex-svg.js'
 html_logo = None
 html_favicon = None
 

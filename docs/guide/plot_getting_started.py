@@ -219,7 +219,7 @@ plt.show()
 #
 # and for your own (background-subtracted or not) FITS image::
 #
-#     astropais deblend image.fits -o output --threshold 2 --progress
+#     astropais deblend image.fits -o output --progress
 #
 # Next steps: :ref:`sphx_glr_generated_tutorials_plot_1_from_photutils.py`
 # compares this with photutils on the same field, and

@@ -143,10 +143,13 @@ plt.show()
 #
 # What else changes
 # -----------------
-# * **Convolution.**  photutils detects on a smoothed image
-#   (``SourceFinder`` is often given ``convolve(data, kernel)``); the
-#   network was trained on unsmoothed images, so pass `PAISDeblender` the
-#   background-subtracted image itself.
+# * **Convolution.**  Give `PAISDeblender` the background-subtracted image
+#   itself as ``data`` (the network was trained on unsmoothed images) and,
+#   as photutils recommends for detection, the smoothed image as
+#   ``convolved_data=convolve(data, kernel)``: the footprint is found on
+#   the smoothed one, the fractions come from the unsmoothed one.  Where
+#   you would give ``SourceFinder`` the smoothed image, give it to
+#   ``convolved_data``, never as ``data``.
 # * **Deblending parameters.**  ``n_levels``, ``contrast`` and ``mode``
 #   have no counterpart.  `PAISDeblender` has ``peak_threshold`` (the
 #   heatmap height of a centre), ``min_distance`` and ``vote_tolerance``

@@ -163,7 +163,7 @@ print(f'{segm_masked.n_labels} sources; any in the masked columns: '
 # %%
 # The command line does the whole run on a FITS file, with progress bars::
 #
-#     astropais deblend big_image.fits -o results --threshold 2 --progress
+#     astropais deblend big_image.fits -o results --progress
 #
 # and `astropais.segmentation.deblend_field` is the same pipeline from
 # Python (background subtraction, noise estimate, deblending and catalog).
