@@ -5,7 +5,6 @@ disjoint label maps (photutils, SEP) to `~astropais.pcr.PixelAttribution`.
 """
 
 import numpy as np
-from scipy import ndimage
 
 from ..pcr.sparse import PixelAttribution, SourceImages
 from .matching import SourceMatch
@@ -35,28 +34,7 @@ def attribution_from_label_map(label_map, centres=None):
     attribution : `~astropais.pcr.PixelAttribution`
         With one slot per pixel.
     """
-    label_map = np.asarray(label_map)
-    if label_map.ndim != 2:
-        raise ValueError(f'label_map must be 2-D, got {label_map.ndim}-D')
-    if not np.issubdtype(label_map.dtype, np.integer):
-        raise TypeError(f'label_map must hold integers, got '
-                        f'{label_map.dtype}')
-    if label_map.size and label_map.min() < 0:
-        raise ValueError('label_map has negative labels')
-    n_labels = int(label_map.max()) if label_map.size else 0
-    if centres is None:
-        index = np.arange(1, n_labels + 1)
-        with np.errstate(divide='ignore', invalid='ignore'):
-            centres = np.array(ndimage.center_of_mass(
-                np.ones(label_map.shape), label_map, index)).reshape(-1, 2)
-    centres = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
-    if len(centres) != n_labels:
-        raise ValueError(f'got {len(centres)} centres for labels up to '
-                         f'{n_labels}')
-    pixels = np.flatnonzero(label_map)
-    labels = label_map.ravel()[pixels].astype(np.int64)[:, None]
-    return PixelAttribution(label_map.shape, pixels, labels,
-                            np.ones(labels.shape), centres)
+    return PixelAttribution.from_label_map(label_map, centres)
 
 
 def attribution_from_source_images(models, footprint, centres=None, *,
