@@ -48,11 +48,12 @@ def _is_peak(smoothed, start, end, radius, depth):
     """
     Whether each ``start`` is a separate peak on the way to its ``end``.
 
-    A peak either has a saddle (the image dips by more than ``depth`` on
-    the line to ``end``) or stands out of a smooth slope: it exceeds the
-    mean of the image ``radius`` pixels before and after it on that line
-    by more than ``depth``.  Points on a smooth profile (or on a
-    diffraction spike, which runs along the line to the star) do neither.
+    A peak has a saddle (the image dips by more than ``depth`` on the line
+    to ``end``) or stands out of its surroundings: it exceeds by more than
+    ``depth`` the mean of the image ``radius`` pixels before and after it
+    on that line, or on the perpendicular through it.  A point inside a
+    smooth profile does none of these (along a circle about the object's
+    centre the profile is flat, along the radius it is smooth).
     """
     sample = ndimage.map_coordinates
     t = np.linspace(0.0, 1.0, _LINE_SAMPLES)
@@ -62,14 +63,16 @@ def _is_peak(smoothed, start, end, radius, depth):
     saddle = values.min(axis=1) < values[:, 0] - depth
     step = end - start
     step = radius * step / np.hypot(*step.T)[:, None]
-    sides = sample(smoothed, np.concatenate([start - step, start + step]).T,
-                   order=1, mode='nearest').reshape(2, len(start))
-    prominent = values[:, 0] - sides.mean(axis=0) > depth
+    across = step[:, ::-1] * np.array([1.0, -1.0])
+    sides = sample(smoothed, np.concatenate(
+        [start - step, start + step, start - across, start + across]).T,
+        order=1, mode='nearest').reshape(2, 2, len(start))
+    prominent = np.any(values[:, 0] - sides.mean(axis=1) > depth, axis=0)
     return saddle | prominent
 
 
 def prune_centres(attribution, image, *, smoothed=None, noise_sigma,
-                  contrast=None, n_sigma=2.0, radius=4.0, mask=None):
+                  contrast=None, n_sigma=3.0, radius=4.0, mask=None):
     """
     The centres of a decoded attribution that earn their place.
 
@@ -95,11 +98,11 @@ def prune_centres(attribution, image, *, smoothed=None, noise_sigma,
         A centre is a separate peak when, on the straight line to its
         nearest brighter neighbour in the same footprint segment, the
         smoothed image falls more than ``n_sigma * noise_sigma`` below its
-        value at the centre (a saddle), or when the centre exceeds the
-        mean of the smoothed image ``radius`` pixels before and after it
-        on that line by as much (a source on the slope of a brighter one;
-        a point of a smooth profile or of a diffraction spike does
-        neither).
+        value at the centre (a saddle), or when the centre exceeds by as
+        much the mean of the smoothed image ``radius`` pixels before and
+        after it on that line or on the perpendicular through it (a source
+        on the slope of a brighter one).  A point inside a smooth profile
+        does neither.
     radius : float, optional
         Pixels to each side for the slope test (about twice the PSF
         FWHM).

@@ -109,7 +109,7 @@ class PAISDeblender:
         `astropais.pcr.prune_centres`): a second centre inside one
         detection segment must be a separate peak of the detection image
         (a saddle towards its brighter neighbour, or standing out of that
-        neighbour's slope by two sigma), and of the centres inside one
+        neighbour's slope by three sigma), and of the centres inside one
         connected masked region (a masked saturated core) only one is
         kept.  The pixels of dropped centres are decoded again among
         those that remain.  Not applied to given ``centres``.
@@ -460,7 +460,7 @@ class PAISDeblender:
             relabel_map[segm.labels] = np.arange(1, segm.n_labels + 1)
             segm.relabel_consecutive()
         segm._deblend_label_map = self._deblend_map(
-            segment_ids[order], relabel_map, segm.data.dtype)
+            segment_ids, relabel_map, segm.data.dtype)
         return segm
 
     @staticmethod
