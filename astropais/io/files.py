@@ -2,10 +2,12 @@
 Lossless FITS and ASDF files for `~astropais.WeightedSegmentationImage`.
 
 Both formats store the sparse attribution exactly (flat pixel indices,
-``(P, n)`` labels and float64 weights, the ``(N, 2)`` centres) and the
-disjoint label map for tools that only read images.  On reading, the
-label map is rebuilt from the attribution and compared with the stored
-one: a mismatch means a damaged or hand-edited file and raises.
+``(P, n)`` labels and float64 weights, the ``(N, 2)`` centres), the
+disjoint label map (with its dtype) for tools that only read images, and
+the deblending record (``deblended_labels`` and their parents; FITS
+extension ``DEBLEND``, absent from files of older writers).  On reading,
+the label map is rebuilt from the attribution and compared with the
+stored one: a mismatch means a damaged or hand-edited file and raises.
 """
 
 import os
@@ -98,14 +100,29 @@ def read_weighted_segmentation(path, *, format=None):
         The stored WCS, if any.
     """
     if _format_of(path, format) == 'fits':
-        attribution, label_map, wcs = _read_fits(path)
+        attribution, label_map, wcs, deblend = _read_fits(path)
     else:
-        attribution, label_map, wcs = _read_asdf(path)
-    segmentation = _segmentation_class()(attribution)
-    if not np.array_equal(segmentation.data, label_map):
+        attribution, label_map, wcs, deblend = _read_asdf(path)
+    if not np.array_equal(attribution.label_map(), label_map):
         raise ValueError(f'{os.fspath(path)!r}: the stored label map does not '
                          'match the stored attribution (damaged file?)')
+    segmentation = _segmentation_class()._from_parts(label_map, attribution)
+    children, parents = deblend
+    record = {}
+    # A loop over the (few) deblended parents.
+    for parent in np.unique(parents):
+        record[int(parent)] = children[parents == parent].astype(
+            label_map.dtype)
+    segmentation._deblend_label_map = record
     return segmentation, wcs
+
+
+def _deblend_pairs(segmentation):
+    """The deblending record as (child labels, parent labels) arrays."""
+    record = segmentation.deblended_label_to_parent
+    children = np.array(sorted(record), dtype=np.int64)
+    parents = np.array([record[c] for c in children], dtype=np.int64)
+    return children, parents
 
 
 def _fields(segmentation):
@@ -118,6 +135,7 @@ def _fields(segmentation):
 
 def _write_fits(segmentation, path, wcs):
     fields = _fields(segmentation)
+    children, parents = _deblend_pairs(segmentation)
     primary = fits.PrimaryHDU()
     primary.header['FORMAT'] = (FORMAT_NAME, 'astropais file layout')
     primary.header['FORMATV'] = (FORMAT_VERSION, 'layout version')
@@ -137,8 +155,12 @@ def _write_fits(segmentation, path, wcs):
         fits.Column(name='Y', format='D', array=fields['centres'][:, 0]),
         fits.Column(name='X', format='D', array=fields['centres'][:, 1])],
         name='CENTRES')
-    fits.HDUList([primary, labels, table, centres]).writeto(path,
-                                                            overwrite=True)
+    deblend = fits.BinTableHDU.from_columns([
+        fits.Column(name='LABEL', format='K', array=children),
+        fits.Column(name='PARENT', format='K', array=parents)],
+        name='DEBLEND')
+    fits.HDUList([primary, labels, table, centres, deblend]).writeto(
+        path, overwrite=True)
 
 
 def _check_format(name, version, path):
@@ -158,6 +180,7 @@ def _read_fits(path):
                       hdul[0].header.get('FORMATV', 0), path)
         try:
             label_map = np.array(hdul['LABELS'].data)
+            label_map = label_map.astype(label_map.dtype.newbyteorder('='))
             table = hdul['ATTRIB']
             centres_hdu = hdul['CENTRES']
         except KeyError as exc:
@@ -179,8 +202,13 @@ def _read_fits(path):
                    if cdata is not None and len(cdata) else np.zeros((0, 2)))
         header = hdul['LABELS'].header
         wcs = WCS(header) if 'CTYPE1' in header else None
+        deblend = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        if 'DEBLEND' in hdul and hdul['DEBLEND'].data is not None:
+            rows = hdul['DEBLEND'].data
+            deblend = (np.array(rows['LABEL'], dtype=np.int64),
+                       np.array(rows['PARENT'], dtype=np.int64))
     attribution = PixelAttribution(shape, pixels, labels, weights, centres)
-    return attribution, label_map, wcs
+    return attribution, label_map, wcs, deblend
 
 
 def _write_asdf(segmentation, path, wcs):
@@ -189,6 +217,8 @@ def _write_asdf(segmentation, path, wcs):
     tree = {'format': FORMAT_NAME, 'format_version': FORMAT_VERSION,
             'creator': f'astropais {__version__}',
             'segmentation': _fields(segmentation)}
+    children, parents = _deblend_pairs(segmentation)
+    tree['deblend'] = {'labels': children, 'parents': parents}
     if wcs is not None:
         tree['wcs_header'] = dict(wcs.to_header())
     asdf.AsdfFile(tree).write_to(path, all_array_compression='zlib')
@@ -208,7 +238,10 @@ def _read_asdf(path):
                    'label_map')}
         header = af.tree.get('wcs_header')
         wcs = WCS(Header(dict(header))) if header else None
+        deblend = af.tree.get('deblend', {})
+        deblend = (np.array(deblend.get('labels', []), dtype=np.int64),
+                   np.array(deblend.get('parents', []), dtype=np.int64))
     attribution = PixelAttribution(tuple(fields['shape']), fields['pixels'],
                                    fields['labels'], fields['weights'],
                                    fields['centres'])
-    return attribution, fields['label_map'], wcs
+    return attribution, fields['label_map'], wcs, deblend

@@ -262,12 +262,20 @@ class WeightedSegmentationImage(SegmentationImage):
         attribution = self.attribution.sliced(key)
         absent = np.ones(attribution.n_sources + 1, dtype=bool)
         absent[np.unique(part)] = False
-        attribution = attribution.without_labels(np.flatnonzero(absent))
-        new = type(self).__new__(type(self))
+        return self._from_parts(
+            part, attribution.without_labels(np.flatnonzero(absent)))
+
+    @classmethod
+    def _from_parts(cls, label_map, attribution):
+        """
+        A segmentation of ``label_map`` (kept as it is) carrying
+        ``attribution``, which the caller guarantees to match it.
+        """
+        new = cls.__new__(cls)
         new._attribution = None
-        SegmentationImage.__init__(new, part)
+        SegmentationImage.__init__(new, label_map)
         new._attribution = attribution
-        new._seen = part.copy()
+        new._seen = label_map.copy()
         return new
 
     @property

@@ -89,7 +89,7 @@ def test_fits_layout_readable_by_plain_tools(scene, tmp_path):
     write_weighted_segmentation(segm, path)
     with fits.open(path) as hdul:
         assert [h.name for h in hdul] == ['PRIMARY', 'LABELS', 'ATTRIB',
-                                          'CENTRES']
+                                          'CENTRES', 'DEBLEND']
         np.testing.assert_array_equal(hdul['LABELS'].data, segm.data)
 
 
@@ -156,3 +156,18 @@ def test_aperture_regions(scene, tmp_path):
         aperture_regions(cat, kind='circular')
     with pytest.raises(ValueError, match='kind'):
         aperture_regions(cat, kind='box')
+
+
+@pytest.mark.parametrize('suffix', ['fits', 'asdf'])
+def test_round_trip_keeps_dtype_and_deblended_labels(tmp_path, suffix):
+    data = np.zeros((6, 8), dtype=np.int16)
+    data[1:3, 1:4], data[1:3, 4:7], data[4:6, 0:3] = 1, 2, 3
+    segm = WeightedSegmentationImage(data)
+    segm._deblend_label_map = {5: np.array([1, 2], dtype=np.int16)}
+    path = tmp_path / f'segm.{suffix}'
+    write_weighted_segmentation(segm, path)
+    back, _ = read_weighted_segmentation(path)
+    assert back.data.dtype == np.int16
+    np.testing.assert_array_equal(back.data, data)
+    np.testing.assert_array_equal(back.deblended_labels, [1, 2])
+    assert back.deblended_label_to_parent == {1: 5, 2: 5}
