@@ -197,7 +197,7 @@ def check_real(array, name):
     TypeError: data must be real numeric values, got dtype complex128
     """
     dtype = np.asanyarray(array).dtype
-    if (dtype == bool or not np.issubdtype(dtype, np.number)
+    if (np.issubdtype(dtype, np.bool_) or not np.issubdtype(dtype, np.number)
             or np.issubdtype(dtype, np.complexfloating)):
         raise TypeError(f'{name} must be real numeric values, got dtype '
                         f'{dtype}')
