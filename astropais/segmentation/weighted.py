@@ -311,13 +311,7 @@ class WeightedSegmentationImage(SegmentationImage):
         disjoint map.
         """
         sources = self._sources
-        slices = []
-        for label in self.labels:
-            (y0, x0), cutout = sources.origins[label - 1], \
-                sources.cutouts[label - 1]
-            slices.append((slice(int(y0), int(y0) + cutout.shape[0]),
-                           slice(int(x0), int(x0) + cutout.shape[1])))
-        return slices
+        return [sources.slices(label - 1)[0] for label in self.labels]
 
     @_fraction_property
     def fraction_cutouts(self):
@@ -362,9 +356,10 @@ class WeightedSegmentationImage(SegmentationImage):
         slices : tuple of slice
             The bounding box in the full image.
         """
+        sources = self._sources        # brings the fractions up to date
         self.check_label(label)
-        index = self.get_index(label)
-        return self.fraction_cutouts[index].copy(), self.fraction_slices[index]
+        return (sources.cutouts[label - 1].copy(),
+                sources.slices(label - 1)[0])
 
     def deblended_image(self, label, data):
         """
