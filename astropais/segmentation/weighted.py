@@ -483,8 +483,14 @@ def deblend_sources(data, segmentation_image, n_pixels, **kwargs):
 
     Parameters
     ----------
-    data, segmentation_image, n_pixels, **kwargs
-        As for `photutils.segmentation.deblend_sources`.
+    data : array_like
+        The image, as for `photutils.segmentation.deblend_sources`.
+    segmentation_image : `~photutils.segmentation.SegmentationImage`
+        The segmentation to deblend.
+    n_pixels : int
+        The minimum number of pixels of a deblended source.
+    **kwargs
+        photutils' other options (``n_levels``, ``contrast``, ...).
 
     Returns
     -------
