@@ -30,7 +30,8 @@ def available(n_pixels=5, model=None):
         raise Unavailable(f'astropais.PAISDeblender is not available yet '
                           f'({exc})') from exc
     try:
-        return PAISDeblender(n_pixels=n_pixels, model=model)
+        return PAISDeblender(n_pixels=n_pixels, model=model,
+                             progress_bar=False)
     except Exception as exc:  # e.g. no shipped model
         raise Unavailable(f'PAISDeblender cannot be built '
                           f'({type(exc).__name__}: {exc})') from exc
