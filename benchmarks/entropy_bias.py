@@ -2,9 +2,10 @@
 Where does the fraction loss put its optimum?  The effect of the entropy term.
 
 For a single pixel with target fractions t over n = 3 valid slots, find the
-predicted fractions p = softmax(z) that minimise `astropais.model.FractionLoss` (a numpy copy, checked
-against the real ``keras.ops`` implementation at random points) for each
-``entropy_mode`` and weight, and print p next to t.  A loss whose optimum is
+predicted fractions p = softmax(z) that minimise
+`astropais.model.FractionLoss` (a numpy copy, checked against the real
+``keras.ops`` implementation at random points) for each ``entropy_mode``
+and weight, and print p next to t.  A loss whose optimum is
 not t biases every deblended flux.
 
 Usage::

@@ -18,9 +18,10 @@ the same run, interleaved ``--repeat`` times:
 
 Times are wall-clock (``time.perf_counter``, median and minimum over the
 repeats) and process CPU time (``time.process_time``, median; on a shared
-machine it is steadier than wall time); ratios are of medians.  Peak memory of each step is measured in a
-separate pass with `tracemalloc` (numpy buffers are traced; scipy's
-KD-tree internals are not), and the process's maximum resident set size
+machine it is steadier than wall time); ratios are of medians.  Peak
+memory of each step is measured in a separate pass with `tracemalloc`
+(numpy buffers are traced; scipy's KD-tree internals are not), and the
+process's maximum resident set size
 is reported at the end.
 
 Usage::
@@ -119,7 +120,7 @@ def main(argv=None):
 
     for _ in range(args.repeat):
         pcr = timed('encode', encode, sources, centres, n=3, sigma=2.0)
-        wall, proc = time.perf_counter(), time.process_time()
+        proc = time.process_time()
         segm, t_conv, t_find = run_photutils(image, scene)
         proc = time.process_time() - proc
         times['convolve'].append(t_conv)
