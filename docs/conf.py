@@ -48,6 +48,9 @@ nitpicky = False
 html_theme_options = {
     'github_url': '',
     'use_edit_page_button': False,
+    # The benchmark tables need the width of the page's right column.
+    'secondary_sidebar_items': {'**': ['page-toc', 'sourcelink'],
+                                'benchmarks': []},
 }
 html_title = f'{project} v{release}'
 # _static/ holds MathJax 3 (es5/tex-svg.js from the mathjax npm package,
@@ -55,6 +58,7 @@ html_title = f'{project} v{release}'
 # (SVG output needs no font files).
 html_static_path = ['_static']
 mathjax_path = 'mathjax/tex-svg.js'
+html_css_files = ['astropais.css']
 html_logo = None
 html_favicon = None
 

@@ -131,7 +131,7 @@ for row, (name, (work, _, segm_pais)) in zip(axes, results.items()):
     window = (slice(y0, y1), slice(x0, x1))
     row[0].imshow(work[window], origin='lower', cmap='Greys_r',
                   interpolation='nearest')
-    row[0].set_title(f'{name}: sources {pair[0]} and {pair[1]}')
+    row[0].set_title(f'{name}:\nsources {pair[0]} and {pair[1]}')
     for ax, label in zip(row[1:], pair):
         fractions = np.zeros(work.shape)
         cutout, slc = segm_pais.fraction_image(label)

@@ -53,7 +53,7 @@ def transposed_list_table(header, rows, caption):
         name, *values = column
         if index == 0:
             name = 'metric'
-        cells = [f'``{name}``' if index else name] + list(values)
+        cells = [name] + list(values)
         lines.append(f'   * - {cells[0]}')
         lines += [f'     - {cell}' for cell in cells[1:]]
     return lines + ['']
