@@ -8,6 +8,12 @@ photutils' ``SourceCatalog`` (listed in ``_REQUIRED_PRIVATE`` and
 ``_mask_to_mirrored_value``.  It is written and tested against photutils
 3.0; `check_photutils_compatibility` raises if a name it relies on is
 gone.
+
+The Kron radius, ``flux_radius`` and windowed centroid of a weighted
+segmentation are photutils' own loops run on canvases that hold every
+source's neighbour-subtracted window side by side (`_PackedCatalog`), a
+batch of sources at a time: the memory is the fractions' (O(footprint))
+plus one batch of windows, not one photutils catalog per source.
 """
 
 import functools
@@ -29,10 +35,13 @@ _REQUIRED_PRIVATE = ('_data_cutouts', '_convdata_cutouts', '_error_cutouts',
                      '_flux_radius_optimizer_args', '_local_background',
                      '_slices_iter', '_lazyproperties', '_x_centroid',
                      '_y_centroid', '_null_objects', '_make_cutout_data_mask',
-                     '_kron_photometry')
+                     '_kron_photometry', '_max_circular_kron_radius',
+                     '_all_masked')
 # Private SourceCatalog instance attributes this module reads or sets.
 _REQUIRED_INSTANCE = ('_data', '_convolved_data', '_error', '_mask',
-                      '_background', '_slices', '_segmentation_image')
+                      '_background', '_slices', '_segmentation_image',
+                      '_aperture_mask_kwargs', '_detection_catalog',
+                      '_labels', '_flux_radius_cache')
 # Private photutils functions this module calls: (module, name).
 _REQUIRED_FUNCTIONS = (('photutils.segmentation.catalog',
                         '_mask_to_mirrored_value'),)
@@ -286,14 +295,6 @@ class WeightedSourceCatalog(SourceCatalog):
         foreign = (self._total_fraction[slc] > 0) & (own <= 0)
         return keep + own, foreign
 
-    def _isolated(self, label, slc, array):
-        """
-        ``array * (1 - sum_{j != label} M_j)`` over ``slc``: the other
-        sources' attributed shares removed.
-        """
-        share, _ = self._own_share(label, slc)
-        return np.asarray(array[slc], dtype=float) * share
-
     def _make_aperture_data(self, label, x_centroid, y_centroid,
                             aperture_bbox, local_background, *,
                             make_error=True):
@@ -325,71 +326,156 @@ class WeightedSourceCatalog(SourceCatalog):
                 error = _mirrored(error, foreign, cutout_xycen, mask)
         return data, error, mask, cutout_xycen, slc_sm
 
-    @lazyproperty
-    def _isolated_catalogs(self):
+    # -- Kron radius, flux radius and windowed centroid -------------------
+    def _windows(self, name):
         """
-        For every source, a one-source photutils catalog on a window of
-        the neighbour-subtracted data, and the window's ``(y0, x0)``.
-
-        Its segment (label 1) is the source's fraction support, and the
-        pixels wholly attributed to other sources are label 2, so its
-        segment quantities equal this catalog's and photutils measures
-        the aperture quantities (Kron radius, windowed centroid, flux
-        radius) on it exactly as for a source with masked or corrected
-        neighbours.
+        Every source's measuring window ``(y0, y1, x0, x1)`` in image
+        pixels, not clipped to the image: its fraction box grown around
+        its centroid to the reach of the Kron measuring ellipse (``6 a``)
+        for ``name='_measured_kron_radius'``, of the Kron aperture
+        (``kron_params[0] * 6 a``) otherwise, with a margin of 3 pixels.
         """
-        ny, nx = self._data.shape
         semimajor = np.atleast_1d(self.semimajor_axis.value)
         xcen = np.atleast_1d(self._x_centroid)
         ycen = np.atleast_1d(self._y_centroid)
-        # The Kron measuring ellipse reaches 6 a; the Kron aperture
-        # kron_params[0] * 6 a; keep a margin.
-        reach = 6.0 * max(self.kron_params[0], 1.0) * semimajor + 3.0
+        scale = 1.0 if name == '_measured_kron_radius' else max(
+            self.kron_params[0], 1.0)
+        reach = 6.0 * scale * semimajor + 3.0
         reach = np.where(np.isfinite(reach), reach, 3.0)
-        bkg = np.atleast_1d(self._local_background)
-        convolved = self._convolved_data is not self._data
-        result = []
-        # A loop over sources: each gets its own small catalog.
-        for label, slc, xc, yc, r, bkg_i in zip(
-                self.labels, self._slices_iter, xcen, ycen, reach, bkg):
-            if np.isfinite(xc) and np.isfinite(yc):
-                y0 = max(0, min(slc[0].start, int(np.floor(yc - r))))
-                y1 = min(ny, max(slc[0].stop, int(np.ceil(yc + r)) + 1))
-                x0 = max(0, min(slc[1].start, int(np.floor(xc - r))))
-                x1 = min(nx, max(slc[1].stop, int(np.ceil(xc + r)) + 1))
-            else:
-                (y0, y1), (x0, x1) = ((slc[0].start, slc[0].stop),
-                                      (slc[1].start, slc[1].stop))
-            window = (slice(y0, y1), slice(x0, x1))
-            fractions, box = self._fraction_box[int(label)]
-            share, foreign = self._own_share(label, window)
-            local_segm = np.where(foreign, 2, 0).astype(np.int32)
-            local_segm[box[0].start - y0:box[0].stop - y0,
-                       box[1].start - x0:box[1].stop - x0][fractions > 0] = 1
-            kwargs = {'kron_params': self.kron_params,
-                      'aperture_mask_method': self.aperture_mask_method}
-            if self._mask is not None:
-                kwargs['mask'] = self._mask[window]
-            if self._error is not None:
-                kwargs['error'] = np.asarray(self._error[window],
-                                             dtype=float) * share
-            if convolved:
-                kwargs['convolved_data'] = np.asarray(
-                    self._convolved_data[window], dtype=float) * share
-            cat = SourceCatalog(np.asarray(self._data[window], dtype=float)
-                                * share, SegmentationImage(local_segm),
-                                **kwargs)[0]
-            cat.__dict__['_local_background'] = np.array([bkg_i])
-            result.append((cat, (y0, x0)))
+        box = np.array([(slc[0].start, slc[0].stop, slc[1].start,
+                         slc[1].stop) for slc in self._slices_iter],
+                       dtype=np.int64).reshape(-1, 4)
+        finite = np.isfinite(xcen) & np.isfinite(ycen)
+        with np.errstate(invalid='ignore'):
+            lo_y = np.where(finite, np.floor(ycen - reach), box[:, 0])
+            hi_y = np.where(finite, np.ceil(ycen + reach) + 1, box[:, 1])
+            lo_x = np.where(finite, np.floor(xcen - reach), box[:, 2])
+            hi_x = np.where(finite, np.ceil(xcen + reach) + 1, box[:, 3])
+        return np.column_stack([np.minimum(box[:, 0], lo_y),
+                                np.maximum(box[:, 1], hi_y),
+                                np.minimum(box[:, 2], lo_x),
+                                np.maximum(box[:, 3], hi_x)]).astype(np.int64)
+
+    def _packed(self, name, **values):
+        """
+        photutils' own ``name`` (``'_measured_kron_radius'``,
+        ``'_flux_radius_optimizer_args'`` or ``'centroid_win'``) of every
+        source, measured on its neighbour-subtracted window.
+
+        The windows (`_windows`) of a batch of sources are laid side by
+        side on one canvas, separated by masked pixels: each holds
+        ``data * (1 - sum_{j != i} M_j)`` (the source's own share of every
+        pixel, 1 off the footprint), its fraction support labelled with
+        its label and the pixels wholly attributed to neighbours with
+        -1, and the parts outside the image masked.  photutils' loop over
+        sources then runs once per batch on the canvas with this
+        catalog's centroids, shapes and local background, so that each
+        source is measured exactly as photutils measures a source whose
+        neighbours are masked or corrected, and the memory is that of one
+        batch of windows, not of one catalog per source.
+
+        Parameters
+        ----------
+        name : str
+            The photutils ``SourceCatalog`` member to evaluate.
+        **values
+            Per-source arrays the member reads besides the shapes (e.g.
+            ``_kron_photometry``), in the order of `labels`.
+
+        Returns
+        -------
+        result : list
+            One entry per source; positions are in image pixels.
+        """
+        windows = self._windows(name)
+        n = len(windows)
+        heights = windows[:, 1] - windows[:, 0]
+        widths = windows[:, 3] - windows[:, 2]
+        shared = {key: np.atleast_1d(getattr(self, key)) for key in (
+            '_x_centroid', '_y_centroid', 'semimajor_axis',
+            'semiminor_axis', 'orientation', 'ellipse_cxx', 'ellipse_cxy',
+            'ellipse_cyy', '_all_masked', '_local_background')}
+        shared.update({key: np.asarray(value) for key, value in
+                       values.items()})
+        result = [None] * n
+        # Sources in batches of at most _CANVAS_PIXELS window pixels.
+        order = np.argsort(-heights, kind='stable')
+        area = np.cumsum((heights[order] + _GAP) * (widths[order] + _GAP))
+        batch_id = area // _CANVAS_PIXELS
+        for batch in np.split(order, np.flatnonzero(np.diff(batch_id)) + 1):
+            canvas, origins = self._canvas(batch, windows)
+            shift_x = origins[:, 1] - windows[batch, 2]
+            shift_y = origins[:, 0] - windows[batch, 0]
+            batch_values = {key: value[batch] for key, value in
+                            shared.items()}
+            batch_values['_x_centroid'] = batch_values['_x_centroid'] \
+                + shift_x
+            batch_values['_y_centroid'] = batch_values['_y_centroid'] \
+                + shift_y
+            packed = _PackedCatalog(self, canvas, self.labels[batch],
+                                    batch_values)
+            measured = getattr(packed, name)
+            if name == 'centroid_win':
+                measured = np.asarray(measured).reshape(-1, 2) \
+                    - np.column_stack([shift_x, shift_y])
+            for index, value in zip(batch, measured):
+                result[index] = value
         return result
+
+    def _canvas(self, batch, windows):
+        """
+        The canvas of the windows of the sources ``batch``: data, mask
+        and label arrays and the ``(y, x)`` canvas origin of each window
+        (shelves of windows, tallest first, ``_GAP`` masked pixels apart).
+        """
+        heights = windows[batch, 1] - windows[batch, 0] + _GAP
+        widths = windows[batch, 3] - windows[batch, 2] + _GAP
+        row_width = max(int(widths.max()),
+                        int(np.sqrt(np.sum(heights * widths))))
+        origins = np.zeros((len(batch), 2), dtype=np.int64)
+        x = y = shelf = 0
+        # A loop over the windows of a batch: each is placed on the
+        # current shelf or opens the next one.
+        for i, (h, w) in enumerate(zip(heights, widths)):
+            if x + w > row_width:
+                x, y, shelf = 0, y + shelf, 0
+            origins[i] = (y + _GAP, x + _GAP)
+            x += w
+            shelf = max(shelf, int(h))
+        shape = (y + shelf + _GAP, row_width + _GAP)
+        data = np.zeros(shape)
+        mask = np.ones(shape, dtype=bool)
+        segm = np.zeros(shape, dtype=np.int64)
+        ny, nx = self._data.shape
+        # A loop over the windows of a batch: each is copied in place.
+        for (cy, cx), index in zip(origins, batch):
+            label = int(self.labels[index])
+            y0, y1, x0, x1 = windows[index]
+            window = (slice(max(y0, 0), min(y1, ny)),
+                      slice(max(x0, 0), min(x1, nx)))
+            share, foreign = self._own_share(label, window)
+            place = (slice(cy + window[0].start - y0,
+                           cy + window[0].stop - y0),
+                     slice(cx + window[1].start - x0,
+                           cx + window[1].stop - x0))
+            data[place] = np.asarray(self._data[window], dtype=float) * share
+            mask[place] = (False if self._mask is None
+                           else self._mask[window])
+            local = segm[place]
+            local[foreign] = -1
+            fractions, box = self._fraction_box[label]
+            local[box[0].start - window[0].start:
+                  box[0].stop - window[0].start,
+                  box[1].start - window[1].start:
+                  box[1].stop - window[1].start][fractions > 0] = label
+        return (data, mask, segm), origins
 
     @lazyproperty
     def _measured_kron_radius(self):
         """The unscaled Kron radius, measured on isolated sources."""
         if self._disjoint:
             return self._photutils('_measured_kron_radius')
-        return np.array([float(np.atleast_1d(cat._measured_kron_radius)[0])
-                         for cat, _ in self._isolated_catalogs])
+        return np.array(self._packed('_measured_kron_radius'), dtype=float)
 
     @lazyproperty
     def centroid_win(self):
@@ -399,8 +485,10 @@ class WeightedSourceCatalog(SourceCatalog):
         """
         if self._disjoint:
             return self._photutils('centroid_win')
-        result = np.array([np.ravel(cat.centroid_win) + (x0, y0)
-                           for cat, (y0, x0) in self._isolated_catalogs])
+        result = np.array(self._packed(
+            'centroid_win',
+            flux_radius=np.atleast_1d(self.flux_radius(0.5).value)),
+            dtype=float).reshape(-1, 2)
         return result[0] if self.isscalar else result
 
     @lazyproperty
@@ -408,15 +496,55 @@ class WeightedSourceCatalog(SourceCatalog):
         """Cut-outs for ``flux_radius``, from the isolated sources."""
         if self._disjoint:
             return self._photutils('_flux_radius_optimizer_args')
-        args = []
-        for (cat, _), kron_flux in zip(self._isolated_catalogs,
-                                       np.atleast_1d(self._kron_photometry[
-                                           ..., 0])):
-            local = cat._flux_radius_optimizer_args[0]
-            if local is not None and np.isfinite(kron_flux) \
-                    and kron_flux != 0:
-                local = [local[0], local[1], kron_flux, local[3]]
-            else:
-                local = None
-            args.append(local)
-        return args
+        return self._packed(
+            '_flux_radius_optimizer_args',
+            _kron_photometry=np.atleast_2d(self._kron_photometry),
+            _max_circular_kron_radius=np.atleast_1d(
+                self._max_circular_kron_radius))
+
+
+# Window pixels measured together on one canvas, and the masked gap
+# between two windows (beyond the few pixels photutils' boxes reach past
+# the Kron reach by rounding).
+_CANVAS_PIXELS = 2 ** 22
+_GAP = 16
+
+
+class _PackedCatalog(SourceCatalog):
+    """
+    photutils' catalog machinery over a canvas of windows (see
+    `WeightedSourceCatalog._packed`): no segment quantity is computed
+    here; the centroids, shapes and local background are the weighted
+    catalog's, given.
+    """
+
+    def __init__(self, parent, canvas, labels, values):
+        data, mask, segm = canvas
+        self._data = data
+        self._mask = mask
+        self._segmentation_image = _LabelArray(segm)
+        self._detection_catalog = None
+        self._labels = np.asarray(labels)
+        self.kron_params = parent.kron_params
+        self.aperture_mask_method = parent.aperture_mask_method
+        self._aperture_mask_kwargs = parent._aperture_mask_kwargs
+        self.progress_bar = False
+        self._flux_radius_cache = {}
+        self.__dict__['isscalar'] = False
+        radius = values.pop('flux_radius', None)
+        self._half_light = None if radius is None else radius << u.pix
+        for key, value in values.items():
+            self.__dict__[key] = value
+
+    def flux_radius(self, fraction, name=None, overwrite=False):
+        """The weighted catalog's half-light radius (for centroid_win)."""
+        if fraction != 0.5 or self._half_light is None:
+            raise NotImplementedError('only flux_radius(0.5) is given')
+        return self._half_light
+
+
+class _LabelArray:
+    """A label array where photutils reads ``segmentation_image.data``."""
+
+    def __init__(self, data):
+        self.data = data

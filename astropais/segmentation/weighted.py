@@ -319,7 +319,10 @@ class WeightedSegmentationImage(SegmentationImage):
         The fraction map ``M_i`` of every source in its `fraction_slices`
         box (0 where it has no weight), in the order of `labels`.
         """
-        return [self._sources.cutouts[label - 1] for label in self.labels]
+        # One look-up of the lazy property (each look-up compares the
+        # label map with the last one seen).
+        cutouts = self._sources.cutouts
+        return [cutouts[label - 1] for label in self.labels]
 
     @_fraction_property
     def total_fraction(self):

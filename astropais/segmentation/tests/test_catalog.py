@@ -313,3 +313,91 @@ def test_every_private_photutils_name_is_guarded():
     guarded = set(catalog._REQUIRED_PRIVATE) | set(catalog._REQUIRED_INSTANCE)
     assert photutils_names - guarded == set()
     assert len(guarded) >= 20
+
+
+def _window_catalog_reference(image, segm, cat, index, mask=None):
+    """
+    The former definition of the aperture quantities: one photutils
+    catalog per source on a window of the neighbour-subtracted data
+    ``image * (1 - sum_{j != i} M_j)`` (clipped to the image), its
+    fraction support label 1 and the pixels wholly attributed to
+    neighbours label 2.
+    """
+    label = int(cat.labels[index])
+    slc = segm.fraction_slices[index]
+    fractions = segm.fraction_cutouts[index]
+    a = float(np.atleast_1d(cat.semimajor_axis.value)[index])
+    xc = float(np.atleast_1d(cat.x_centroid)[index])
+    yc = float(np.atleast_1d(cat.y_centroid)[index])
+    ny, nx = image.shape
+    reach = 6.0 * max(cat.kron_params[0], 1.0) * a + 3.0
+    y0 = max(0, min(slc[0].start, int(np.floor(yc - reach))))
+    y1 = min(ny, max(slc[0].stop, int(np.ceil(yc + reach)) + 1))
+    x0 = max(0, min(slc[1].start, int(np.floor(xc - reach))))
+    x1 = min(nx, max(slc[1].stop, int(np.ceil(xc + reach)) + 1))
+    window = (slice(y0, y1), slice(x0, x1))
+    own = np.zeros((y1 - y0, x1 - x0))
+    own[slc[0].start - y0:slc[0].stop - y0,
+        slc[1].start - x0:slc[1].stop - x0] = fractions
+    total = segm.total_fraction[window]
+    share = 1.0 - total + own
+    local = np.where((total > 0) & (own <= 0), 2, 0)
+    local[own > 0] = 1
+    kwargs = {} if mask is None else {'mask': mask[window]}
+    ref = SourceCatalog(image[window] * share, SegmentationImage(local),
+                        **kwargs)[0]
+    return ref, (x0, y0), label
+
+
+@pytest.mark.parametrize('masked', [False, True])
+def test_aperture_quantities_equal_one_catalog_per_source(masked):
+    # Sources near the edges (windows past the image), a blended pair and
+    # an isolated one: the canvas measurement equals photutils' own
+    # catalog of each neighbour-subtracted window (summation order only).
+    sources = [(18, 20, 2.5, 1000.0), (22, 27, 2.0, 500.0),
+               (8, 42, 1.5, 300.0), (2, 3, 1.5, 200.0),
+               (37, 47, 2.0, 400.0)]
+    image, truth = gaussian_scene((40, 50), sources, noise=0.5, seed=4)
+    footprint = np.sum(truth, axis=0) > 1.0
+    segm = WeightedSegmentationImage(truth_attribution(truth, footprint))
+    assert not segm.attribution.is_disjoint
+    mask = None
+    if masked:
+        mask = np.zeros(image.shape, dtype=bool)
+        mask[20:23, 22:24] = True
+    cat = WeightedSourceCatalog(image, segm, mask=mask)
+    for index in range(cat.n_labels):
+        ref, (x0, y0), label = _window_catalog_reference(image, segm, cat,
+                                                         index, mask)
+        assert label == cat.labels[index]
+        np.testing.assert_allclose(cat._measured_kron_radius[index],
+                                   ref._measured_kron_radius[0],
+                                   rtol=1e-9)
+        np.testing.assert_allclose(cat.kron_radius[index].value,
+                                   ref.kron_radius.value, rtol=1e-9)
+    np.testing.assert_allclose(
+        cat.flux_radius(0.5).value,
+        [_window_catalog_reference(image, segm, cat, i, mask)[0]
+         .flux_radius(0.5).value for i in range(cat.n_labels)], rtol=1e-9)
+    centroid = []
+    for index in range(cat.n_labels):
+        ref, (x0, y0), _ = _window_catalog_reference(image, segm, cat,
+                                                     index, mask)
+        centroid.append(np.ravel(ref.centroid_win) + (x0, y0))
+    np.testing.assert_allclose(cat.centroid_win, centroid, rtol=1e-9)
+
+
+def test_aperture_quantities_do_not_depend_on_batches(scene, monkeypatch):
+    # Several canvases (one source each) give the same numbers as one
+    # (to rounding: the windows sit at other canvas positions).
+    from astropais.segmentation import catalog
+    image, _, segm, _ = scene
+    one = WeightedSourceCatalog(image, segm)
+    expected = (values(one.kron_radius), values(one.flux_radius(0.5)),
+                np.asarray(one.centroid_win))
+    monkeypatch.setattr(catalog, '_CANVAS_PIXELS', 1)
+    many = WeightedSourceCatalog(image, segm)
+    for got, want in zip((values(many.kron_radius),
+                          values(many.flux_radius(0.5)),
+                          np.asarray(many.centroid_win)), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
