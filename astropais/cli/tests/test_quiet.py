@@ -58,3 +58,25 @@ def test_quiet_stderr_replays_the_text_of_a_failed_block(capfd):
     err = capfd.readouterr().err
     assert 'hidden on success' not in err
     assert 'shown on failure' in err
+
+
+def test_several_deblenders_and_shapes_log_no_retracing(tmp_path):
+    code = '\n'.join([
+        'import numpy as np',
+        'from astropais import PAISDeblender',
+        'rng = np.random.default_rng(0)',
+        'for i in range(4):',
+        '    d = PAISDeblender(5, progress_bar=False)',
+        '    for shape in ((40, 48), (56, 40), (64, 64)):',
+        '        image = rng.normal(size=shape)',
+        '        image[20:24, 20:24] += 30.0',
+        '        d(image, 3.0)',
+        "print('ok')"])
+    completed = subprocess.run(
+        [sys.executable, '-c', code],
+        capture_output=True, text=True, env=_clean_environment(),
+        cwd=tmp_path, timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == 'ok'
+    assert 'retracing' not in completed.stderr
+    assert completed.stderr == ''
