@@ -266,7 +266,7 @@ class PAISDeblender:
                 f'model={self.model!r}, tile_size={self.tile_size}, '
                 f'overlap={self.overlap}, precision={self.precision!r})')
 
-    def predict_pcr(self, data, noise_sigma):
+    def predict_pcr(self, data, noise_sigma, footprint=None):
         """
         The network's stitched PCR of a whole image.
 
@@ -276,17 +276,25 @@ class PAISDeblender:
             The 2-D background-subtracted image (no NaN; masked pixels 0).
         noise_sigma : float
             The background noise for the normalisation.
+        footprint : `~numpy.ndarray` of bool, optional
+            The pixels whose PCR is wanted.  Tiles whose kept part holds
+            no footprint pixel within ``4 min_distance + 2`` pixels (the
+            reach of the centre search around a footprint pixel) are not
+            run and their PCR is 0.  By default every tile runs.
 
         Returns
         -------
         pcr : dict of `~numpy.ndarray`
             ``heatmap`` (H, W), ``vectors`` (H, W, n, 2) in pixels and
-            ``fractions`` (H, W, n).
+            ``fractions`` (H, W, n), clipped at 0; all float32.
         """
         normalised = self.model.normalise(data[..., None], noise_sigma)
 
         def predict(batch):
-            return self.model.predict(batch, batch_size=self.batch_size)
+            out = self.model.predict(batch, batch_size=self.batch_size)
+            # Clipped tile by tile: no second full-size array.
+            np.maximum(out['fractions'], 0, out=out['fractions'])
+            return out
 
         if max(data.shape) <= self.tile_size:
             # One tile holds the image: the network's own prediction of it
@@ -298,7 +306,9 @@ class PAISDeblender:
                                 self.overlap,
                                 multiple=self.model.size_multiple,
                                 batch_size=self.batch_size,
-                                progress_bar=self.progress_bar)
+                                progress_bar=self.progress_bar,
+                                needed=footprint,
+                                needed_margin=4 * self.min_distance + 2)
         return {'heatmap': out['heatmap'], 'vectors': out['vectors'],
                 'fractions': out['fractions'][..., 0, :]}
 
@@ -396,7 +406,7 @@ class PAISDeblender:
                           f'normalisation uses sigma={noise_sigma:.3g}',
                           AstropyUserWarning)
 
-        pcr = self.predict_pcr(image.data, noise_sigma)
+        pcr = self.predict_pcr(image.data, noise_sigma, footprint)
         given = centres is not None
         if not given:
             centres = find_centres(pcr['heatmap'],
@@ -416,7 +426,7 @@ class PAISDeblender:
             order = np.lexsort((centres[:, 1], centres[:, 0]))
         centres, segment_ids = centres[order], segment_ids[order]
         attribution = decode(pcr['heatmap'], pcr['vectors'],
-                             np.clip(pcr['fractions'], 0, None), footprint,
+                             pcr['fractions'], footprint,
                              centres=centres,
                              vote_tolerance=self.vote_tolerance,
                              assignment=self.assignment)
@@ -433,7 +443,7 @@ class PAISDeblender:
                 centres, segment_ids = centres[keep], segment_ids[keep]
                 attribution = decode(
                     pcr['heatmap'], pcr['vectors'],
-                    np.clip(pcr['fractions'], 0, None), footprint,
+                    pcr['fractions'], footprint,
                     centres=centres, vote_tolerance=self.vote_tolerance,
                     assignment=self.assignment)
         attribution = self._confine(attribution, detection.data, segment_ids)

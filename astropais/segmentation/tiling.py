@@ -142,7 +142,8 @@ def tile_layout(shape, tile_size, margin, multiple=1):
 
 
 def predict_tiled(predict, image, tile_size, margin, *, multiple=1,
-                  batch_size=8, progress_bar=False):
+                  batch_size=8, progress_bar=False, needed=None,
+                  needed_margin=0):
     """
     Run a per-pixel predictor on overlapping tiles and stitch the outputs.
 
@@ -165,17 +166,53 @@ def predict_tiled(predict, image, tile_size, margin, *, multiple=1,
         Tiles per call to ``predict``.
     progress_bar : bool, optional
         Show a `tqdm` progress bar over the batches.
+    needed : `~numpy.ndarray` of bool, shape ``(H, W)``, optional
+        The pixels whose outputs are wanted (e.g. a detection footprint).
+        A tile whose kept part, grown by ``needed_margin`` pixels, holds
+        none of them is not run, and its kept part stays 0 in the outputs
+        (the stitched arrays are allocated with `numpy.zeros`, so the
+        pages of skipped tiles are never written).  By default every tile
+        runs.
+    needed_margin : int, optional
+        How far around a needed pixel the outputs must still be exact.
 
     Returns
     -------
     outputs : dict of `~numpy.ndarray`
         The stitched outputs, each of shape ``(H, W, ...)``.
+
+    Raises
+    ------
+    ValueError
+        If ``needed`` does not have the image's shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.ones((40, 40, 1), dtype=np.float32)
+    >>> needed = np.zeros((40, 40), dtype=bool)
+    >>> needed[2, 2] = True
+    >>> out = predict_tiled(lambda b: {'y': 2 * b}, image, 16, 4,
+    ...                     needed=needed)
+    >>> float(out['y'][2, 2, 0]), float(out['y'][30, 30, 0])
+    (2.0, 0.0)
     """
     height, width = image.shape[:2]
     pad = tuple((0, padded_length(length, multiple) - length)
                 for length in (height, width))
-    padded = np.pad(image, pad + ((0, 0),) * (image.ndim - 2))
+    if any(after for _, after in pad):
+        padded = np.pad(image, pad + ((0, 0),) * (image.ndim - 2))
+    else:
+        padded = image                  # no copy when nothing is padded
     layout = tile_layout(padded.shape[:2], tile_size, margin, multiple)
+    if needed is not None:
+        if needed.shape != (height, width):
+            raise ValueError(f'needed has shape {needed.shape}, the image '
+                             f'{(height, width)}')
+        # At least one tile runs, so that every output has its shape.
+        layout = [tile for k, tile in enumerate(layout)
+                  if _holds_needed(needed, tile[1], int(needed_margin))
+                  or (k == len(layout) - 1 and not needed.any())]
     batches = range(0, len(layout), batch_size)
     if progress_bar:
         from tqdm.auto import tqdm
@@ -193,6 +230,14 @@ def predict_tiled(predict, image, tile_size, margin, *, multiple=1,
             for k, (_, keep_img, keep_tile) in enumerate(chunk):
                 outputs[key][keep_img] = value[k][keep_tile]
     return {key: value[:height, :width] for key, value in outputs.items()}
+
+
+def _holds_needed(needed, keep, margin):
+    """Whether the kept part ``keep``, grown by ``margin``, holds a
+    needed pixel."""
+    grown = tuple(slice(max(part.start - margin, 0), part.stop + margin)
+                  for part in keep)
+    return bool(needed[grown].any())
 
 
 def receptive_radius(predict, size, *, n_bands=1, seed=0):

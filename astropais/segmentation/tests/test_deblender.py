@@ -391,3 +391,27 @@ def test_convolved_data_sets_the_footprint(deblender, scene):
     with pytest.raises(ValueError, match='convolved_data is in'):
         deblender(scene * u.Jy, threshold=1.5 * u.Jy,
                   convolved_data=convolved * u.mJy)
+
+
+def test_empty_sky_tiles_are_skipped_with_the_same_result(tiny_model):
+    # Two sources in a 192 x 192 field of 32 px tiles: most tiles hold no
+    # footprint pixel and are not run, yet the labels and fractions equal
+    # those of one pass over the whole image.
+    image, _ = gaussian_scene((192, 192), [(20, 24, 2.0, 800.0),
+                                           (23, 29, 1.8, 500.0),
+                                           (150, 160, 2.0, 600.0)],
+                              noise=1.0, seed=7)
+    small = PAISDeblender(n_pixels=5, model=tiny_model, tile_size=32,
+                          overlap=12, precision='float32',
+                          progress_bar=False)
+    whole = PAISDeblender(n_pixels=5, model=tiny_model, tile_size=192,
+                          overlap=0, precision='float32',
+                          progress_bar=False)
+    footprint = detect_sources(image, 3.0, 5).data > 0
+    pcr = small.predict_pcr(image, 1.0, footprint)
+    assert np.mean(pcr['heatmap'] == 0) > 0.5      # skipped tiles
+    tiled, single = small(image, 3.0), whole(image, 3.0)
+    np.testing.assert_array_equal(tiled.data, single.data)
+    np.testing.assert_allclose(tiled.total_fraction, single.total_fraction)
+    for a, b in zip(tiled.fraction_cutouts, single.fraction_cutouts):
+        np.testing.assert_allclose(a, b, atol=1e-3)

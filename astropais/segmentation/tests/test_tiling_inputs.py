@@ -210,3 +210,32 @@ def test_threshold_units_and_shape():
         threshold_value(np.ones((2, 2)), None, (3, 3))
     with pytest.raises(ValueError, match='finite'):
         threshold_value(np.nan, None, (3, 3))
+
+
+def test_tiles_without_needed_pixels_are_not_run():
+    # Two needed pixels in a 90 x 90 image of 16 px tiles: only the tiles
+    # whose kept part (grown by the margin) holds one run; their outputs
+    # equal the full run's, the others stay 0.
+    rng = np.random.default_rng(3)
+    image = rng.normal(size=(90, 90, 1))
+    needed = np.zeros((90, 90), dtype=bool)
+    needed[10, 12] = needed[70, 75] = True
+    runs = []
+
+    def counting(batch):
+        runs.append(len(batch))
+        return local_filter(batch)
+
+    full = predict_tiled(local_filter, image, 16, 4)
+    sparse = predict_tiled(counting, image, 16, 4, needed=needed,
+                           needed_margin=2)
+    n_tiles = len(tile_layout((90, 90), 16, 4))
+    assert 2 <= sum(runs) < n_tiles // 4
+    for key in full:
+        near = np.zeros((90, 90), dtype=bool)
+        near[8:13, 10:15] = near[68:73, 73:78] = True
+        np.testing.assert_allclose(sparse[key][near], full[key][near],
+                                   atol=1e-12)
+        assert np.all(sparse[key][40:50, 40:50] == 0)
+    with pytest.raises(ValueError, match='needed has shape'):
+        predict_tiled(local_filter, image, 16, 4, needed=needed[1:])
