@@ -415,3 +415,36 @@ def test_empty_sky_tiles_are_skipped_with_the_same_result(tiny_model):
     np.testing.assert_allclose(tiled.total_fraction, single.total_fraction)
     for a, b in zip(tiled.fraction_cutouts, single.fraction_cutouts):
         np.testing.assert_allclose(a, b, atol=1e-3)
+
+
+def test_recorded_receptive_radius_means_no_network_pass(tiny_model_path,
+                                                          tmp_path):
+    # With receptive_radius in the sidecar (as the shipped model has),
+    # constructing a deblender never runs the network.
+    import json
+    from astropais.model import load_model
+    path = tmp_path / 'tiny.keras'
+    shutil.copy(tiny_model_path, path)
+    sidecar = json.loads(tiny_model_path.with_suffix('.json').read_text())
+    sidecar['receptive_radius'] = 9
+    path.with_suffix('.json').write_text(json.dumps(sidecar))
+    network = load_model(path)
+    calls = []
+    predict = network.predict
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return predict(*args, **kwargs)
+
+    network.predict = counting
+    deblender = PAISDeblender(n_pixels=5, model=network,
+                              precision='float32')
+    assert deblender.overlap >= 9 and calls == []
+    del sidecar['receptive_radius']
+    path.with_suffix('.json').write_text(json.dumps(sidecar))
+    probed = load_model(path)
+    probed_predict = probed.predict
+    probed.predict = lambda *a, **k: calls.append(1) or probed_predict(*a,
+                                                                       **k)
+    PAISDeblender(n_pixels=5, model=probed, precision='float32')
+    assert calls                        # without it, the probe runs
