@@ -547,15 +547,30 @@ class PAISDeblender:
         empty = np.setdiff1d(detection.labels, segment_ids)
         if empty.size == 0:
             return centres, segment_ids
-        from scipy import ndimage
-        weights = np.clip(data, 0, None) * (detection.data > 0)
-        extra = np.asarray(ndimage.center_of_mass(weights, detection.data,
-                                                  empty)).reshape(-1, 2)
-        # A segment with no positive flux: its geometric centre.
-        bad = ~np.all(np.isfinite(extra), axis=1)
-        if np.any(bad):
-            extra[bad] = np.asarray(ndimage.center_of_mass(
-                detection.data > 0, detection.data, empty[bad])).reshape(-1, 2)
+        # Sums over the pixels of the empty segments only (O(footprint)).
+        pixels = np.flatnonzero(detection.data)
+        segment = detection.data.ravel()[pixels]
+        slot = np.zeros(int(detection.max_label) + 1, dtype=np.int64)
+        slot[empty] = np.arange(1, empty.size + 1)
+        rows = slot[segment]
+        pixels, rows = pixels[rows > 0], rows[rows > 0]
+        yy, xx = np.unravel_index(pixels, data.shape)
+        weights = np.clip(data.ravel()[pixels], 0, None)
+
+        def sums(values):
+            return np.bincount(rows, weights=values,
+                               minlength=empty.size + 1)[1:]
+
+        with np.errstate(invalid='ignore', divide='ignore'):
+            total = sums(weights)
+            extra = np.column_stack([sums(weights * yy) / total,
+                                     sums(weights * xx) / total])
+            # A segment with no positive flux: its geometric centre.
+            bad = ~(total > 0)
+            if np.any(bad):
+                count = sums(np.ones(rows.size))
+                extra[bad] = np.column_stack([sums(yy * 1.0) / count,
+                                              sums(xx * 1.0) / count])[bad]
         return (np.vstack([centres, extra]),
                 np.concatenate([segment_ids, empty]))
 
