@@ -1,7 +1,8 @@
 """
 Simulated blended fields with per-source truth (GalSim), in named presets
 (``'hst'``, ``'lsst'``, ``'hst_drizzled'``, ``'ground'``), a
-domain-randomised distribution of scenes (``'mixed'``), and the writer of simulated training datasets.
+domain-randomised distribution of scenes (``'mixed'``), and the writer of
+simulated training datasets.
 """
 
 from .presets import *  # noqa: F401,F403

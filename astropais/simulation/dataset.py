@@ -45,7 +45,7 @@ def simulate_crop(preset, crop_size, seed, margin=None, **overrides):
 
     Parameters
     ----------
-    preset : str, `~astropais.simulation.SceneParameters` or `~astropais.simulation.SceneDistribution`
+    preset : str, `SceneParameters` or `SceneDistribution`
         The preset, or a distribution (``'mixed'``) from which the crop
         draws its parameters with ``SeedSequence([seed, 1])``.
     crop_size : int or tuple of int
@@ -90,7 +90,7 @@ def resolve_parameters(preset, seed, **overrides):
 
     Parameters
     ----------
-    preset : str, `~astropais.simulation.SceneParameters` or `~astropais.simulation.SceneDistribution`
+    preset : str, `SceneParameters` or `SceneDistribution`
         A preset (the same parameters for every seed) or a distribution
         (parameters drawn with ``SeedSequence([seed, 1])``).
     seed : int
@@ -116,7 +116,7 @@ def default_margin(preset, **overrides):
 
     Parameters
     ----------
-    preset : str, `~astropais.simulation.SceneParameters` or `~astropais.simulation.SceneDistribution`
+    preset : str, `SceneParameters` or `SceneDistribution`
         The preset or distribution (its largest PSF).
     **overrides
         Parameters of a preset to change.
