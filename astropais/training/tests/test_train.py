@@ -178,6 +178,7 @@ def test_astropais_train_subcommand_is_registered():
     assert args.dataset == ['data', 'more']
 
 
+@pytest.mark.slow
 def test_warm_start_signal_weighting_and_cosine_schedule(dataset, straight_run,
                                                          tmp_path):
     # A warm start begins from the saved weights: its first-epoch training
