@@ -18,7 +18,8 @@ from photutils.utils.exceptions import NoDetectionsWarning
 
 from .inputs import (check_positive_int, estimate_noise, prepare_image,
                      threshold_value)
-from .tiling import predict_tiled, receptive_radius
+from .tiling import (needed_tiles, padded_length, predict_tiled,
+                     receptive_radius, tile_layout)
 from .weighted import WeightedSegmentationImage
 
 __all__ = ['PAISDeblender']
@@ -196,6 +197,7 @@ class PAISDeblender:
                               'differ slightly from a single pass',
                               AstropyUserWarning)
                 overlap = tile_size // 4 // multiple * multiple
+        self._auto_tile_size = tile_size is None
         if tile_size is None:
             tile_size = max(_MIN_DEFAULT_TILE, self.model.tile_size or 0,
                             4 * overlap)
@@ -256,6 +258,32 @@ class PAISDeblender:
         self._fov_radius = int(radius)
         return self._fov_radius
 
+    def _sparse_tile_size(self, footprint):
+        """
+        The tile size, of the default one and its halves (down to
+        ``4 overlap``), that runs the network over the fewest pixels
+        for this footprint: small tiles for a few sources on empty sky,
+        the default for a crowded field.
+        """
+        multiple = self.model.size_multiple
+        best, best_cost = self.tile_size, None
+        size = self.tile_size
+        while size >= max(4 * self.overlap, 2 * multiple, 32):
+            layout = tile_layout(
+                tuple(padded_length(n, multiple) for n in footprint.shape),
+                size, self.overlap, multiple)
+            cost = len(needed_tiles(layout, footprint,
+                                    self._needed_margin)) * size * size
+            if best_cost is None or cost < best_cost:
+                best, best_cost = size, cost
+            size = size // 2 // multiple * multiple
+        return best
+
+    @property
+    def _needed_margin(self):
+        """The reach of the centre search around a footprint pixel."""
+        return 4 * self.min_distance + 2
+
     @property
     def precision(self):
         """The network's arithmetic: ``'float32'`` or ``'bfloat16'``."""
@@ -280,7 +308,10 @@ class PAISDeblender:
             The pixels whose PCR is wanted.  Tiles whose kept part holds
             no footprint pixel within ``4 min_distance + 2`` pixels (the
             reach of the centre search around a footprint pixel) are not
-            run and their PCR is 0.  By default every tile runs.
+            run and their PCR is 0; unless ``tile_size`` was given, the
+            tiles are the default size or a half or quarter of it,
+            whichever runs the network over the fewest pixels.  By
+            default every tile runs.
 
         Returns
         -------
@@ -296,19 +327,22 @@ class PAISDeblender:
             np.maximum(out['fractions'], 0, out=out['fractions'])
             return out
 
+        tile_size = self.tile_size
+        if footprint is not None and self._auto_tile_size:
+            tile_size = self._sparse_tile_size(footprint)
         if max(data.shape) <= self.tile_size:
             # One tile holds the image: the network's own prediction of it
             # (zero-padded only to the pooling multiple), no tiles.
             out = {key: value[0]
                    for key, value in predict(normalised[None]).items()}
         else:
-            out = predict_tiled(predict, normalised, self.tile_size,
+            out = predict_tiled(predict, normalised, tile_size,
                                 self.overlap,
                                 multiple=self.model.size_multiple,
                                 batch_size=self.batch_size,
                                 progress_bar=self.progress_bar,
                                 needed=footprint,
-                                needed_margin=4 * self.min_distance + 2)
+                                needed_margin=self._needed_margin)
         return {'heatmap': out['heatmap'], 'vectors': out['vectors'],
                 'fractions': out['fractions'][..., 0, :]}
 

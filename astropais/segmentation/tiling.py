@@ -18,8 +18,8 @@ own zero padding once biases act).
 
 import numpy as np
 
-__all__ = ['padded_length', 'tile_starts', 'tile_layout', 'predict_tiled',
-           'receptive_radius']
+__all__ = ['padded_length', 'tile_starts', 'tile_layout', 'needed_tiles',
+           'predict_tiled', 'receptive_radius']
 
 
 def padded_length(length, multiple=1):
@@ -209,10 +209,7 @@ def predict_tiled(predict, image, tile_size, margin, *, multiple=1,
         if needed.shape != (height, width):
             raise ValueError(f'needed has shape {needed.shape}, the image '
                              f'{(height, width)}')
-        # At least one tile runs, so that every output has its shape.
-        layout = [tile for k, tile in enumerate(layout)
-                  if _holds_needed(needed, tile[1], int(needed_margin))
-                  or (k == len(layout) - 1 and not needed.any())]
+        layout = needed_tiles(layout, needed, needed_margin)
     batches = range(0, len(layout), batch_size)
     if progress_bar:
         from tqdm.auto import tqdm
@@ -230,6 +227,40 @@ def predict_tiled(predict, image, tile_size, margin, *, multiple=1,
             for k, (_, keep_img, keep_tile) in enumerate(chunk):
                 outputs[key][keep_img] = value[k][keep_tile]
     return {key: value[:height, :width] for key, value in outputs.items()}
+
+
+def needed_tiles(layout, needed, needed_margin=0):
+    """
+    The tiles of a `tile_layout` whose kept part, grown by
+    ``needed_margin`` pixels, holds a needed pixel (the last tile if
+    none does, so that a prediction always has its shapes).
+
+    Parameters
+    ----------
+    layout : list of tuple
+        As returned by `tile_layout`.
+    needed : `~numpy.ndarray` of bool
+        The pixels whose outputs are wanted.
+    needed_margin : int, optional
+        How far around a needed pixel the outputs must still be exact.
+
+    Returns
+    -------
+    tiles : list of tuple
+        The tiles to run, in the layout's order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> needed = np.zeros((40, 40), dtype=bool)
+    >>> needed[2, 2] = True
+    >>> len(tile_layout((40, 40), 16, 4)), len(needed_tiles(
+    ...     tile_layout((40, 40), 16, 4), needed))
+    (16, 1)
+    """
+    margin = int(needed_margin)
+    tiles = [tile for tile in layout if _holds_needed(needed, tile[1], margin)]
+    return tiles or layout[-1:]
 
 
 def _holds_needed(needed, keep, margin):

@@ -448,3 +448,23 @@ def test_recorded_receptive_radius_means_no_network_pass(tiny_model_path,
                                                                        **k)
     PAISDeblender(n_pixels=5, model=probed, precision='float32')
     assert calls                        # without it, the probe runs
+
+
+def test_default_tiles_shrink_on_empty_sky_with_the_same_result(tiny_model):
+    # Two sources in a 600 x 600 field: the default deblender runs smaller
+    # tiles (fewer network pixels) and finds what one pass finds.
+    image, _ = gaussian_scene((600, 600), [(100, 120, 2.0, 800.0),
+                                           (103, 125, 1.8, 500.0),
+                                           (480, 500, 2.0, 600.0)],
+                              noise=1.0, seed=8)
+    auto = PAISDeblender(n_pixels=5, model=tiny_model, precision='float32',
+                         progress_bar=False)
+    whole = PAISDeblender(n_pixels=5, model=tiny_model, tile_size=608,
+                          overlap=0, precision='float32',
+                          progress_bar=False)
+    footprint = detect_sources(image, 3.0, 5).data > 0
+    assert auto._sparse_tile_size(footprint) < auto.tile_size
+    tiled, single = auto(image, 3.0), whole(image, 3.0)
+    np.testing.assert_array_equal(tiled.data, single.data)
+    for a, b in zip(tiled.fraction_cutouts, single.fraction_cutouts):
+        np.testing.assert_allclose(a, b, atol=1e-3)
