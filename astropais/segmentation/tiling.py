@@ -19,7 +19,7 @@ own zero padding once biases act).
 import numpy as np
 
 __all__ = ['padded_length', 'tile_starts', 'tile_layout', 'needed_tiles',
-           'predict_tiled', 'receptive_radius']
+           'lazy_zeros', 'predict_tiled', 'receptive_radius']
 
 
 def padded_length(length, multiple=1):
@@ -170,9 +170,9 @@ def predict_tiled(predict, image, tile_size, margin, *, multiple=1,
         The pixels whose outputs are wanted (e.g. a detection footprint).
         A tile whose kept part, grown by ``needed_margin`` pixels, holds
         none of them is not run, and its kept part stays 0 in the outputs
-        (the stitched arrays are allocated with `numpy.zeros`, so the
-        pages of skipped tiles are never written).  By default every tile
-        runs.
+        (the stitched arrays come from `lazy_zeros`, so the memory pages
+        of skipped tiles are never written and take no memory).  By
+        default every tile runs.
     needed_margin : int, optional
         How far around a needed pixel the outputs must still be exact.
 
@@ -221,12 +221,59 @@ def predict_tiled(predict, image, tile_size, margin, *, multiple=1,
         result = predict(batch)
         for key, value in result.items():
             if key not in outputs:
-                outputs[key] = np.zeros(padded.shape[:2] + value.shape[3:],
-                                        dtype=value.dtype)
+                outputs[key] = lazy_zeros(padded.shape[:2] + value.shape[3:],
+                                          dtype=value.dtype)
             # A loop over the tiles of one batch: each pastes its part.
             for k, (_, keep_img, keep_tile) in enumerate(chunk):
                 outputs[key][keep_img] = value[k][keep_tile]
     return {key: value[:height, :width] for key, value in outputs.items()}
+
+
+# Arrays at least this large are mapped page by page (see lazy_zeros).
+_LAZY_BYTES = 2 ** 22
+
+
+def lazy_zeros(shape, dtype=np.float32):
+    """
+    A zero-filled array whose memory is taken only where it is written.
+
+    `numpy.zeros` is lazy too, but numpy advises the kernel to back large
+    arrays with 2 MiB huge pages: writing a few tiles of a row-major
+    image then takes whole bands of the image.  Here large arrays (4 MiB
+    and more, on systems with ``MADV_NOHUGEPAGE``) are private anonymous
+    memory maps advised against huge pages, so writing a tile takes about
+    the tile's own pages and reading unwritten parts takes none.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The array shape.
+    dtype : data-type, optional
+        The array type.
+
+    Returns
+    -------
+    array : `~numpy.ndarray`
+        Writable, C-contiguous, all zeros.
+
+    Examples
+    --------
+    >>> a = lazy_zeros((2048, 2048), np.float32)
+    >>> a[:16, :16] = 1.0
+    >>> float(a.sum()), a.dtype.name
+    (256.0, 'float32')
+    """
+    import mmap
+
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if nbytes < _LAZY_BYTES or not hasattr(mmap, 'MADV_NOHUGEPAGE'):
+        return np.zeros(shape, dtype=dtype)
+    # Private: reading a page never written maps the shared zero page.
+    buffer = mmap.mmap(-1, nbytes,
+                       flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    buffer.madvise(mmap.MADV_NOHUGEPAGE)
+    return np.frombuffer(buffer, dtype=dtype).reshape(shape)
 
 
 def needed_tiles(layout, needed, needed_margin=0):

@@ -239,3 +239,14 @@ def test_tiles_without_needed_pixels_are_not_run():
         assert np.all(sparse[key][40:50, 40:50] == 0)
     with pytest.raises(ValueError, match='needed has shape'):
         predict_tiled(local_filter, image, 16, 4, needed=needed[1:])
+
+
+def test_lazy_zeros_is_a_writable_zero_array():
+    from astropais.segmentation.tiling import lazy_zeros
+    for shape, dtype in (((3, 4), np.float64), ((1024, 1024, 3), np.float32)):
+        a = lazy_zeros(shape, dtype)
+        assert a.shape == shape and a.dtype == dtype
+        assert a.flags['C_CONTIGUOUS'] and a.flags['WRITEABLE']
+        assert not a.any()
+        a.flat[-1] = 2.0
+        assert a.sum() == 2.0
