@@ -299,12 +299,33 @@ def estimate_noise(image, footprint=None, max_samples=None):
         return float(np.median(values)) if values.size else np.nan
     if footprint is not None and np.any(usable & ~footprint):
         usable = usable & ~footprint
-    values = image.data[usable]
-    if values.size == 0:
+    n_usable = int(np.count_nonzero(usable))
+    if n_usable == 0:
         return np.nan
-    if max_samples is not None and values.size > max_samples:
-        values = values[::-(-values.size // int(max_samples))]
-    return float(mad_std(values))
+    step = 1
+    if max_samples is not None and n_usable > max_samples:
+        step = -(-n_usable // int(max_samples))
+    return float(mad_std(_every_nth(image.data, usable, step)))
+
+
+# Pixels scanned at a time by _every_nth.
+_SCAN_CHUNK = 2 ** 20
+
+
+def _every_nth(data, usable, step):
+    """
+    ``data[usable][::step]`` without the full ``data[usable]`` copy: the
+    image is scanned in chunks and only the kept values are gathered.
+    """
+    flat, flat_usable = data.ravel(), usable.ravel()
+    parts, seen = [], 0
+    # A loop over chunks of the image (not over pixels).
+    for start in range(0, flat.size, _SCAN_CHUNK):
+        index = np.flatnonzero(flat_usable[start:start + _SCAN_CHUNK])
+        parts.append(flat[start:start + _SCAN_CHUNK][
+            index[(-seen) % step::step]])
+        seen += index.size
+    return np.concatenate(parts)
 
 
 def threshold_value(threshold, unit, shape):

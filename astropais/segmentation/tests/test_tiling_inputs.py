@@ -250,3 +250,26 @@ def test_lazy_zeros_is_a_writable_zero_array():
         assert not a.any()
         a.flat[-1] = 2.0
         assert a.sum() == 2.0
+
+
+@pytest.mark.parametrize('chunk', [7, 64, 2 ** 20])
+def test_noise_samples_are_every_nth_usable_pixel(chunk, monkeypatch):
+    # The chunked scan keeps exactly data[usable][::step], the rule the
+    # estimate is defined by, whatever the chunk boundaries.
+    from astropy.stats import mad_std
+
+    from astropais.segmentation import inputs
+    monkeypatch.setattr(inputs, '_SCAN_CHUNK', chunk)
+    rng = np.random.default_rng(5)
+    data = rng.normal(0.0, 2.0, (60, 70))
+    mask = rng.random((60, 70)) < 0.2
+    footprint = np.zeros((60, 70), dtype=bool)
+    footprint[10:20, 10:30] = True
+    image = prepare_image(data, mask)
+    usable = ~image.mask & ~footprint
+    for max_samples in (None, 100, 999):
+        values = image.data[usable]
+        if max_samples is not None and values.size > max_samples:
+            values = values[::-(-values.size // max_samples)]
+        assert estimate_noise(image, footprint,
+                              max_samples=max_samples) == mad_std(values)
