@@ -150,6 +150,9 @@ def build_parser():
                         'field once its calls there have taken this long '
                         '(so the slow peers are timed once)')
     p.add_argument('--no-plots', action='store_true', help='skip the PNGs')
+    p.add_argument('--replot', metavar='DIR', default=None,
+                   help='only redraw the PNGs of a finished run in DIR from '
+                        'its curves.ecsv')
     p.add_argument('--quiet', action='store_true', help='less progress output')
     return p
 
@@ -749,30 +752,55 @@ def markdown(table):
     return '\n'.join(lines) + '\n'
 
 
-def plot_curves(records, out):
-    """Write the two PNG plots; returns their paths."""
+def plot_curves(curves, out):
+    """
+    Write the two PNG plots from a `curves_table`; returns their paths.
+
+    Recall carries binomial one-sigma error bars,
+    ``sqrt(p (1 - p) / n)``; every point is labelled with its bin count
+    ``n`` (the medians of the flux-error plot have no error bar: the
+    runner does not keep their scatter).
+    """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
 
     paths = []
-    for key, bins, xlabel, ylabel, fname in [
-            ('recall_by_separation_snr_ge_10', SEPARATION_BINS_FWHM,
+    for key, xlabel, ylabel, fname in [
+            ('recall_by_separation_snr_ge_10',
              'separation to nearest true neighbour [PSF FWHM]',
              'recall (true sources with S/N >= 10)',
              'recall_vs_separation.png'),
-            ('flux_error_by_blendedness', BLENDEDNESS_BINS, 'blendedness',
+            ('flux_error_by_blendedness', 'blendedness',
              r'median $|\Delta F|/F$', 'flux_error_vs_blendedness.png')]:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        finite_hi = np.where(np.isfinite(bins[1:]), bins[1:],
-                             bins[:-1] + (bins[-2] - bins[-3]))
-        centres = 0.5 * (bins[:-1] + finite_hi)
-        for name, rec in records.items():
-            ax.plot(centres, rec.summary[key], marker='o', label=name)
+        fig, ax = plt.subplots(figsize=(6.5, 4.2))
+        rows = curves[curves['quantity'] == key]
+        methods = list(dict.fromkeys(rows['method']))
+        for offset, name in enumerate(methods):
+            m = rows[rows['method'] == name]
+            lo, hi = np.asarray(m['bin_lo']), np.asarray(m['bin_hi'])
+            finite_hi = np.where(np.isfinite(hi), hi, lo + (lo[-1] - lo[-2]))
+            # Methods side by side within a bin, so the bars do not overlap.
+            x = lo + (finite_hi - lo) * (0.3 + 0.4 * offset
+                                         / max(len(methods) - 1, 1))
+            value = np.asarray(m['value'], dtype=float)
+            count = np.asarray(m['count'])
+            err = None
+            if key.startswith('recall'):
+                with np.errstate(divide='ignore', invalid='ignore'):
+                    err = np.sqrt(value * (1 - value) / count)
+            line = ax.errorbar(x, value, yerr=err, marker='o', capsize=2,
+                               label=name)
+            for xi, vi, ni in zip(x, value, count):
+                if np.isfinite(vi):
+                    ax.annotate(str(ni), (xi, vi), fontsize=6,
+                                textcoords='offset points', xytext=(2, 3),
+                                color=line[0].get_color())
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         if key.startswith('flux'):
             ax.set_yscale('log')
+        ax.set_title('numbers: sources per bin', fontsize=8)
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         fig.tight_layout()
@@ -786,12 +814,17 @@ def plot_curves(records, out):
 def main(argv=None):
     """Run the benchmark from the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
+    if args.replot:
+        from astropy.table import Table
+        plot_curves(Table.read(os.path.join(args.replot, 'curves.ecsv')),
+                    args.replot)
+        return 0
     records, skipped, meta = run_benchmark(args)
     os.makedirs(args.out, exist_ok=True)
     table = summary_table(records, meta)
     table.write(os.path.join(args.out, 'summary.ecsv'), overwrite=True)
-    curves_table(records).write(os.path.join(args.out, 'curves.ecsv'),
-                                overwrite=True)
+    curves = curves_table(records)
+    curves.write(os.path.join(args.out, 'curves.ecsv'), overwrite=True)
     text = markdown(table)
     if skipped:
         text += '\nSkipped: ' + '; '.join(f'{k} ({v})'
@@ -804,7 +837,7 @@ def main(argv=None):
     with open(os.path.join(args.out, 'meta.json'), 'w') as fh:
         json.dump(meta, fh, indent=1, default=str)
     if not args.no_plots and records:
-        plot_curves(records, args.out)
+        plot_curves(curves, args.out)
     print(text)
     return 0
 
