@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-__all__ = ['prune_centres']
+__all__ = ['prune_centres', 'missing_peaks']
 
 #: Samples taken along the line between a centre and its neighbour.
 _LINE_SAMPLES = 32
@@ -179,3 +179,60 @@ def prune_centres(attribution, image, *, smoothed=None, noise_sigma,
             keep[test] = peak if contrast is None else (
                 peak | (share >= contrast))
     return keep
+
+
+def missing_peaks(centres, segments, image, *, mask=None, radius=3.0):
+    """
+    The brightest pixel of every segment that has no centre near it.
+
+    Whatever a network finds, the brightest point of a detection segment
+    is a source (photutils' deblending always keeps it): when a network
+    finds centres only on the small neighbours of a large bright object,
+    the object's own light would otherwise go to them.
+
+    Parameters
+    ----------
+    centres : array_like, shape (N, 2)
+        The ``(y, x)`` centres found so far.
+    segments : array_like of int
+        The detection segmentation (0 for background).
+    image : array_like
+        The image whose maxima are the peaks (e.g. the smoothed detection
+        image).
+    mask : array_like of bool, optional
+        Masked pixels never hold a peak.
+    radius : float, optional
+        A segment's peak counts as found if a centre lies within this many
+        pixels of it.
+
+    Returns
+    -------
+    peaks : `~numpy.ndarray`, shape (M, 2)
+        The ``(y, x)`` of the peaks to add, in segment order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropais.pcr import missing_peaks
+    >>> segments = np.array([[1, 1, 1, 1, 1, 0, 2, 2]])
+    >>> image = np.array([[3.0, 1.0, 1.0, 1.0, 1.0, 0.0, 2.0, 1.0]])
+    >>> missing_peaks([(0, 6)], segments, image).tolist()
+    [[0.0, 0.0]]
+    """
+    segments = np.asarray(segments)
+    values = np.asarray(image, dtype=np.float64)
+    if mask is not None:
+        values = np.where(np.asarray(mask, dtype=bool), -np.inf, values)
+    labels = np.unique(segments[segments > 0])
+    if labels.size == 0:
+        return np.zeros((0, 2))
+    peaks = np.array(ndimage.maximum_position(values, segments, labels),
+                     dtype=np.float64).reshape(-1, 2)
+    # A segment wholly masked has no peak (its position is meaningless).
+    usable = np.isfinite(values[tuple(peaks.astype(int).T)])
+    peaks = peaks[usable]
+    centres = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
+    if len(centres) and len(peaks):
+        distance, _ = cKDTree(centres).query(peaks, k=1)
+        peaks = peaks[distance > radius]
+    return peaks

@@ -106,9 +106,12 @@ class PAISDeblender:
         few votes miss and the two agree closely, as they did on seeds
         5000-5019).
     prune : bool, optional
-        Keep only the centres that earn their place (see
-        `astropais.pcr.prune_centres`): a second centre inside one
-        detection segment must be a separate peak of the detection image
+        Give the brightest pixel of every detection segment a centre when
+        the network put none within 3 pixels of it
+        (`astropais.pcr.missing_peaks`), and keep only the centres that
+        earn their place (`astropais.pcr.prune_centres`): a second centre
+        inside one detection segment must be a separate peak of the
+        detection image
         (a saddle towards its brighter neighbour, or standing out of that
         neighbour's slope by three sigma), and of the centres inside one
         connected masked region (a masked saturated core) only one is
@@ -396,7 +399,8 @@ class PAISDeblender:
             shape, or ``centres`` are not finite, lie outside the image
             or repeat a pixel.
         """
-        from astropais.pcr import decode, find_centres, prune_centres
+        from astropais.pcr import (decode, find_centres, missing_peaks,
+                                   prune_centres)
 
         image = prepare_image(data, mask)
         threshold = threshold_value(threshold, image.unit, image.data.shape)
@@ -448,6 +452,10 @@ class PAISDeblender:
                                    min_distance=self.min_distance,
                                    vectors=pcr['vectors'])
             centres = self._inside(centres, footprint)
+            if self.prune:
+                centres = np.vstack([centres, missing_peaks(
+                    centres, detection.data, detection_data,
+                    mask=image.mask)])
         n_given = len(centres)
         centres, segment_ids = self._complete(centres, detection, image.data)
         if len(centres) == 0:

@@ -94,3 +94,27 @@ def test_bad_contrast_and_trivial_cases():
         True]
     with pytest.raises(ValueError, match='contrast'):
         prune_centres(att, np.ones((10, 10)), noise_sigma=1, contrast=2)
+
+
+def test_missing_peaks_adds_the_brightest_pixel_of_uncovered_segments():
+    from astropais.pcr import missing_peaks
+    shape = (40, 80)
+    image = 50 * _disc(shape, (20, 20), 60.0) + 5 * _disc(shape, (20, 32),
+                                                          2.0)
+    segments = np.zeros(shape, dtype=int)
+    segments[5:36, 2:45] = 1
+    segments[10:30, 60:75] = 2
+    image[20, 65] = 9.0
+    # Only the small neighbour was found: the bright object's peak is added.
+    peaks = missing_peaks([(20.0, 32.0), (20.0, 66.0)], segments, image)
+    assert peaks.tolist() == [[20.0, 20.0]]
+    # A centre within 3 px of the peak is enough.
+    assert len(missing_peaks([(21.0, 22.0), (20.0, 65.0)], segments,
+                             image)) == 0
+    # A masked peak moves to the brightest unmasked pixel.
+    mask = np.zeros(shape, dtype=bool)
+    mask[18:23, 18:23] = True
+    peaks = missing_peaks([(20.0, 65.0)], segments, image, mask=mask)
+    assert len(peaks) == 1 and not mask[tuple(peaks[0].astype(int))]
+    assert missing_peaks([], np.zeros((3, 3), int), np.ones((3, 3))).shape \
+        == (0, 2)
