@@ -399,7 +399,10 @@ def decode(heatmap, vectors, fractions, footprint, *, centres=None,
     * Coincident centres (given twice) cannot be told apart: all their
       votes go to the lowest label, the others get nothing.
     * Pixels whose votes all fail (or whose voting fractions are all 0)
-      go entirely to their nearest centre.
+      go entirely to the centre nearest to where their first slot points
+      (a vote that missed by more than the tolerance still gives the
+      direction of its source; with a zero vector, the pixel's nearest
+      centre).
     * With no centre at all, footprint pixels cannot be attributed: an
       `~astropy.utils.exceptions.AstropyUserWarning` is emitted and the
       result has no pixels.
@@ -514,7 +517,12 @@ def decode(heatmap, vectors, fractions, footprint, *, centres=None,
     total = weights.sum(axis=1)
     failed = np.flatnonzero(total <= 0)
     if failed.size:
-        origin = np.column_stack([py[failed], px[failed]])
+        # The centre nearest to where the pixel's first slot points (the
+        # pixel itself where that slot is zero): a vote that missed by more
+        # than the tolerance still says in which direction its source lies.
+        first = vectors.reshape(-1, n, 2)[pixels[failed], 0]
+        origin = np.column_stack([py[failed] + first[:, 0],
+                                  px[failed] + first[:, 1]])
         _, nearest = cKDTree(unique).query(origin, k=1)
         labels[failed] = 0
         weights[failed] = 0.0

@@ -125,15 +125,26 @@ def test_flux_is_conserved_for_any_pcr(scene, n, seed, tolerance):
                                np.where(footprint, image, 0), atol=1e-9)
 
 
-def test_failed_votes_go_to_nearest_centre():
-    vectors = np.full((5, 5, 2, 2), 100.0)      # every vote misses
+def test_failed_votes_go_to_the_centre_nearest_their_target():
+    # Every vote misses (tolerance 2 px): a pixel goes wholly to the centre
+    # nearest to where its first slot points...
+    vectors = np.zeros((5, 5, 2, 2))
+    vectors[..., 0, :] = 1.5 * np.array([1.0, 1.0]) / np.sqrt(2)
+    vectors[..., 1, :] = 100.0
     fractions = np.full((5, 5, 2), 0.5)
     footprint = np.ones((5, 5), bool)
     att = decode(np.zeros((5, 5)), vectors, fractions, footprint,
-                 centres=[(0, 0), (4, 4)])
+                 centres=[(0, 0), (4, 4)], vote_tolerance=0.5)
     labels = att.label_map()
-    assert labels[0, 0] == 1 and labels[4, 4] == 2 and labels[0, 1] == 1
+    # (0, 3), nearer (0, 0), points to (1.1, 4.1), nearer (4, 4).
+    assert labels[0, 0] == 1 and labels[4, 4] == 2 and labels[0, 3] == 2
     assert np.all(att.weights[:, 0] == 1) and np.all(att.labels[:, 1] == 0)
+    # ...which, for vectors of zero length, is the pixel's nearest centre.
+    att = decode(np.zeros((5, 5)), np.where(vectors > 50, 100.0, 0.0),
+                 fractions, footprint, centres=[(0, 0), (4, 4)],
+                 vote_tolerance=0.5)
+    labels = att.label_map()
+    assert labels[0, 3] == 1 and labels[4, 3] == 2
 
 
 def test_coincident_centres_merge_into_lowest_label():
