@@ -79,7 +79,8 @@ def build_parser():
 
 
 def _loguniform(rng, lo, hi):
-    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    from astropais.simulation.catalog import sample_loguniform
+    return float(sample_loguniform(rng, (lo, hi)))
 
 
 def _field_size(extent):

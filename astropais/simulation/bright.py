@@ -11,6 +11,8 @@ source population (`SceneParameters.large_galaxies`,
 
 import numpy as np
 
+from .catalog import sample_loguniform
+
 __all__ = ['draw_bright_catalog', 'large_galaxy_profile',
            'bright_star_radius', 'saturate']
 
@@ -18,11 +20,6 @@ __all__ = ['draw_bright_catalog', 'large_galaxy_profile',
 LARGE_KIND = 'large'
 #: Largest stamp half-size of a bright star, in pixels.
 MAX_STAR_RADIUS = 160
-
-
-def _loguniform(rng, limits, size):
-    lo, hi = np.log(limits[0]), np.log(limits[1])
-    return np.exp(rng.uniform(lo, hi, size))
 
 
 def draw_bright_catalog(params, shape, sigma, psf_peak, rng):
@@ -53,8 +50,8 @@ def draw_bright_catalog(params, shape, sigma, psf_peak, rng):
     ny, nx = shape
     n_large = int(rng.poisson(params.large_galaxies))
     n_star = int(rng.poisson(params.bright_stars))
-    hlr = _loguniform(rng, params.large_size_range, n_large)
-    sb = _loguniform(rng, params.large_surface_snr, n_large)
+    hlr = sample_loguniform(rng, params.large_size_range, n_large)
+    sb = sample_loguniform(rng, params.large_surface_snr, n_large)
     g = rng.uniform(0.0, 0.6, n_large)
     beta = rng.uniform(0, np.pi, n_large)
     # Mean surface brightness sb * sigma within the half-light ellipse of
@@ -65,7 +62,7 @@ def draw_bright_catalog(params, shape, sigma, psf_peak, rng):
         * np.minimum(hlr, nx / 2) * (rng.random(n_large) < 0.3)
     yl = rng.uniform(-0.5, ny - 0.5, n_large) + rng.uniform(-1, 1, n_large) \
         * np.minimum(hlr, ny / 2) * (rng.random(n_large) < 0.3)
-    peak = _loguniform(rng, params.bright_star_peak_snr, n_star)
+    peak = sample_loguniform(rng, params.bright_star_peak_snr, n_star)
     flux_star = peak * sigma / psf_peak
     xs = rng.uniform(-0.5, nx - 0.5, n_star)
     ys = rng.uniform(-0.5, ny - 0.5, n_star)

@@ -7,7 +7,8 @@ import numpy as np
 
 from .presets import MORPHOLOGIES
 
-__all__ = ['draw_catalog', 'sample_separations', 'sample_magnitudes']
+__all__ = ['draw_catalog', 'sample_separations', 'sample_magnitudes',
+           'sample_loguniform']
 
 
 def sample_magnitudes(rng, size, mag_range, slope):
@@ -59,11 +60,40 @@ def sample_separations(rng, size, limits, distribution):
     separations : `~numpy.ndarray`
         The separations, in the units of ``limits``.
     """
-    lo, hi = limits
-    u = rng.random(size)
     if distribution == 'loguniform':
-        return np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo)))
-    return lo + (hi - lo) * u
+        return sample_loguniform(rng, limits, size)
+    lo, hi = limits
+    return lo + (hi - lo) * rng.random(size)
+
+
+def sample_loguniform(rng, limits, size=None):
+    """
+    Values distributed uniformly in their logarithm.
+
+    Parameters
+    ----------
+    rng : `numpy.random.Generator`
+        The random generator.
+    limits : tuple of float
+        ``(min, max)``, both positive.
+    size : int or None, optional
+        Number of values (None: one float).
+
+    Returns
+    -------
+    values : float or `~numpy.ndarray`
+        ``exp(log(min) + u * (log(max) - log(min)))`` with ``u`` uniform in
+        [0, 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropais.simulation.catalog import sample_loguniform
+    >>> bool(1 <= sample_loguniform(np.random.default_rng(0), (1, 100)) < 100)
+    True
+    """
+    lo, hi = np.log(limits[0]), np.log(limits[1])
+    return np.exp(lo + rng.random(size) * (hi - lo))
 
 
 def _group_sizes(rng, n_grouped, max_group_size):

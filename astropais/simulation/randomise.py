@@ -12,13 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .catalog import sample_loguniform
 from .presets import SceneParameters
 
 __all__ = ['SceneDistribution', 'DISTRIBUTIONS', 'get_distribution']
 
 
 def _loguniform(rng, lo, hi):
-    return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+    return float(sample_loguniform(rng, (lo, hi)))
 
 
 @dataclass(frozen=True)

@@ -343,13 +343,13 @@ def make_scene(preset='hst', shape=(256, 256), seed=0, **overrides):
     sources = SourceImages(shape, cutouts, np.array(origins).reshape(-1, 2))
     noise = sky_noise(shape, sigma, noise_rng, params.noise_correlation,
                       params.noise_kernel)
+    total = sources.total()
     if params.source_noise_knee or params.background_gradient:
-        total = sources.total()
         noise = (noise + source_noise(total, sigma, params.source_noise_knee,
                                       noise_rng)
                  + background_residual(shape, params.background_gradient
                                        * sigma, noise_rng))
-    image = sources.total() + noise
+    image = total + noise
     if saturation is not None:
         flat = SourceImages(shape, saturated, sources.origins).total() > 0
         image = np.where(flat, saturation, np.minimum(image, saturation))
