@@ -72,7 +72,8 @@ def _is_peak(smoothed, start, end, radius, depth):
 
 
 def prune_centres(attribution, image, *, smoothed=None, noise_sigma,
-                  contrast=None, n_sigma=3.0, radius=4.0, mask=None):
+                  contrast=None, n_sigma=3.0, radius=4.0, mask=None,
+                  segments=None):
     """
     The centres of a decoded attribution that earn their place.
 
@@ -109,6 +110,10 @@ def prune_centres(attribution, image, *, smoothed=None, noise_sigma,
     mask : array_like of bool, optional
         Masked pixels: of the centres inside one connected masked region
         only the one with the largest flux is kept.
+    segments : array_like of int, optional
+        The detection segmentation (0 for background); centres compete
+        only within one segment.  Default: the 8-connected regions of the
+        attribution's footprint.
 
     Returns
     -------
@@ -147,9 +152,10 @@ def prune_centres(attribution, image, *, smoothed=None, noise_sigma,
     shape = image.shape
     pix = np.clip(np.round(centres).astype(int), 0,
                   np.array(shape) - 1)
-    segments, _ = ndimage.label(attribution.footprint,
-                                structure=np.ones((3, 3)))
-    segment = segments[pix[:, 0], pix[:, 1]]
+    if segments is None:
+        segments, _ = ndimage.label(attribution.footprint,
+                                    structure=np.ones((3, 3)))
+    segment = np.asarray(segments)[pix[:, 0], pix[:, 1]]
 
     if mask is not None:
         mask = np.asarray(mask, dtype=bool)

@@ -480,7 +480,8 @@ class PAISDeblender:
                                      else estimate_noise(
                                          convolved, footprint,
                                          max_samples=_NOISE_SAMPLES)),
-                                 contrast=self.contrast, mask=image.mask)
+                                 contrast=self.contrast, mask=image.mask,
+                                 segments=detection.data)
             if not keep.all():
                 centres, segment_ids = centres[keep], segment_ids[keep]
                 attribution = decode(
