@@ -380,6 +380,10 @@ def run_benchmark(args):
     if unknown:
         raise ValueError(f'unknown methods {sorted(unknown)}; choose from '
                          f'{METHODS}')
+    if 'photutils' not in methods:
+        raise ValueError('--methods must include photutils: every method '
+                         "is scored (deblend error) in photutils' detection "
+                         'footprint')
     if args.fields < 1 or args.size < 16:
         raise ValueError('need --fields >= 1 and --size >= 16')
     if args.timing_repeats < 1 or not args.timing_budget >= 0:

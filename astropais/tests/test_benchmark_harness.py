@@ -158,3 +158,12 @@ def test_attribution_floor_script(capsys):
     out = capsys.readouterr().out
     for name in ('photutils', 'astropais'):       # SEP only if installed
         assert f'{name} ' in out and 'ideal split' in out
+
+
+def test_methods_without_photutils_is_an_error():
+    # Every method is scored in photutils' footprint: running astropais alone
+    # used to skip it with "'NoneType' object has no attribute 'info'".
+    runner = load_runner()
+    with pytest.raises(ValueError, match='must include photutils'):
+        runner.run_benchmark(runner.build_parser().parse_args(
+            ['--methods', 'sep', '--fields', '1']))
