@@ -2,12 +2,15 @@
 Encoder: per-source model images and centres -> Partial Contribution
 Representation (PCR).
 
-The PCR of an image with ``N`` sources holds, for ``n`` nearest sources:
+The PCR of an image with ``N`` sources holds, for ``n`` sources per pixel
+(its ``n`` nearest, or its ``n`` brightest contributors, see
+``SLOT_RULES``):
 
 * ``heatmap`` -- Gaussian bumps of width ``sigma`` at the centres,
   max-combined, exactly 1 at the pixel nearest to each centre;
-* ``vectors`` -- ``(dy, dx)`` in pixels from each pixel to its ``n``
-  nearest centres, nearest first (ties: lower source index first);
+* ``vectors`` -- ``(dy, dx)`` in pixels from each pixel to the centres of
+  its ``n`` sources, in slot order (nearest first, ties: lower source
+  index first; or brightest first);
 * ``slot_mask`` -- False for padding slots (fewer than ``n`` sources);
 * ``fractions`` -- the fraction of each source pixel's flux that comes
   from each of those ``n`` sources, renormalised to sum to 1;
@@ -26,7 +29,16 @@ from scipy.spatial import cKDTree
 
 from .sparse import SourceImages
 
-__all__ = ['PCR', 'encode', 'nearest_centres']
+__all__ = ['PCR', 'SLOT_RULES', 'encode', 'nearest_centres']
+
+#: How `encode` picks the ``n`` sources of a pixel's slots.  ``'nearest'``
+#: (the paper's PCR): the ``n`` nearest centres.  ``'brightest'``: the ``n``
+#: sources that put the most flux (summed over bands) into the pixel,
+#: brightest first; slots left over (fewer than ``n`` sources contribute)
+#: take the nearest other centres, nearest first.  With ``'nearest'`` a
+#: large galaxy's outskirts under small neighbours name only the neighbours,
+#: so its light there can never be given back to it.
+SLOT_RULES = ('nearest', 'brightest')
 
 # e_i^2 = |p*_i - c_i|^2 <= 0.5 for the pixel p*_i nearest to a centre c_i.
 _MAX_PEAK_OFFSET2 = 0.5
@@ -400,7 +412,45 @@ def _gather_fractions(sources, index, shape, n, positive=None):
     return flux
 
 
-def encode(sources, centres, *, n=3, sigma=2.0, source_mask=None):
+def _brightest_slots(sources, nearest, n):
+    """
+    Slot-major ``(k, H, W)`` indices of each pixel's brightest sources.
+
+    The ``n`` sources with the largest flux at the pixel (summed over
+    bands; ties: lower index first), brightest first, then the pixel's
+    ``nearest`` (slot-major, nearest first) centres that are not among
+    them, up to ``k = len(nearest)`` slots.
+    """
+    k, ny, nx = nearest.shape
+    best_flux = np.zeros((k, ny, nx))
+    best = np.full((k, ny, nx), -1, dtype=np.int64)
+    # A loop over sources (total work = sum of cut-out areas): each one
+    # competes for the slots of its own window.
+    for i, cutout in enumerate(sources.cutouts):
+        image_sl, cutout_sl = sources.slices(i)
+        values = cutout[(Ellipsis, *cutout_sl)]
+        if values.size == 0:
+            continue
+        values = values.reshape(sources.n_bands,
+                                *values.shape[-2:]).sum(axis=0)
+        window = (slice(None), *image_sl)
+        flux = np.concatenate([best_flux[window], values[None]])
+        label = np.concatenate([best[window],
+                                np.full((1, *values.shape), i)])
+        label[-1][values <= 0] = -1
+        order = np.argsort(-flux, axis=0, kind='stable')[:k]
+        best_flux[window] = np.take_along_axis(flux, order, axis=0)
+        best[window] = np.take_along_axis(label, order, axis=0)
+    # Candidates: the contributors by rank, then the nearest centres not
+    # already named; the first k of them fill the slots.
+    repeat = (nearest[:, None] == best[None]).any(axis=1)
+    candidates = np.concatenate([best, np.where(repeat, -1, nearest)])
+    keep = np.argsort(candidates < 0, axis=0, kind='stable')[:k]
+    return np.take_along_axis(candidates, keep, axis=0)
+
+
+def encode(sources, centres, *, n=3, sigma=2.0, source_mask=None,
+           slots='nearest'):
     """
     Encode per-source model images as a Partial Contribution
     Representation.
@@ -415,12 +465,17 @@ def encode(sources, centres, *, n=3, sigma=2.0, source_mask=None):
         pixel ``(j, k)`` is centred on ``(j, k)``).  Centres may lie
         outside the image.
     n : int, optional
-        The number of nearest sources encoded per pixel (>= 1).
+        The number of sources encoded per pixel (>= 1).
     sigma : float, optional
         Width of the heatmap Gaussians, in pixels.
     source_mask : array_like of bool, shape (H, W), optional
         The source pixels.  Default: pixels where the summed source images
         (over all bands) are > 0.
+    slots : {'nearest', 'brightest'}, optional
+        Which ``n`` sources a pixel's slots name (see `SLOT_RULES`):
+        the nearest centres (the paper's PCR, default) or the brightest
+        contributors at the pixel.  The decoder reads either: it follows
+        the vectors, whatever their order.
 
     Returns
     -------
@@ -431,16 +486,16 @@ def encode(sources, centres, *, n=3, sigma=2.0, source_mask=None):
     ------
     ValueError
         If ``n < 1``, ``sigma <= 0``, the number of centres differs from
-        the number of sources, any model value is negative, or
-        ``source_mask`` has the wrong shape.
+        the number of sources, any model value is negative,
+        ``source_mask`` has the wrong shape or ``slots`` is unknown.
 
     Notes
     -----
     * Nearest means Euclidean distance from the pixel centre to the source
       centre; equal distances are ordered by source index.
-    * Fractions of the sources beyond the ``n`` nearest are dropped and the
-      ``n`` kept ones renormalised.  Where the kept sources carry no flux at
-      a source pixel (in a band), the nearest source gets fraction 1.
+    * Fractions of the sources beyond the ``n`` kept ones are dropped and
+      the kept ones renormalised.  Where the kept sources carry no flux at
+      a source pixel (in a band), the first slot's source gets fraction 1.
     * The heatmap of source ``i`` is
       ``exp(-(|p - c_i|^2 - |p*_i - c_i|^2) / (2 sigma^2))`` with ``p*_i``
       the pixel nearest to ``c_i`` (``floor(c + 0.5)``): a Gaussian centred
@@ -463,10 +518,28 @@ def encode(sources, centres, *, n=3, sigma=2.0, source_mask=None):
     [0.5, 0.5]
     >>> float(pcr.heatmap[2, 5])
     1.0
+
+    A bright source ``A`` spread over the whole row, and two small ones at
+    the right end: at the last pixel the two nearest centres are the small
+    ones, and ``A``'s light there is lost; ``slots='brightest'`` names
+    ``A`` first:
+
+    >>> src = SourceImages((1, 7), [np.full((1, 7), 10.0), np.ones((1, 1)),
+    ...                             np.ones((1, 1))], [(0, 0), (0, 5), (0, 6)])
+    >>> centres = [(0, 0), (0, 5), (0, 6)]
+    >>> encode(src, centres, n=2).fractions[0, 6, 0].tolist()
+    [1.0, 0.0]
+    >>> pcr = encode(src, centres, n=2, slots='brightest')
+    >>> pcr.vectors[0, 6, :, 1].tolist()
+    [-6.0, 0.0]
+    >>> [round(float(f), 3) for f in pcr.fractions[0, 6, 0]]
+    [0.909, 0.091]
     """
     if not isinstance(sources, SourceImages):
         raise TypeError('sources must be an astropais.pcr.SourceImages')
     n = _check_n(n)
+    if slots not in SLOT_RULES:
+        raise ValueError(f'slots must be one of {SLOT_RULES}, got {slots!r}')
     sigma = float(sigma)
     if not np.isfinite(sigma) or sigma <= 0:
         raise ValueError(f'sigma must be a positive number, got {sigma}')
@@ -506,6 +579,8 @@ def encode(sources, centres, *, n=3, sigma=2.0, source_mask=None):
     n_real = len(index)
     heatmap[...] = _heatmap(centres, power, unsure, sigma, shape)
     del power, unsure
+    if slots == 'brightest':
+        index = _brightest_slots(sources, index, n)
 
     _fill_vectors(vectors, centres, index)
     # Padding slots repeat the farthest real vector (masked out anyway).

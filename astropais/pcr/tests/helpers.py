@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from astropais.pcr import SourceImages
 
-__all__ = ['dense_sources', 'reference_nearest', 'reference_heatmap',
+__all__ = ['dense_sources', 'reference_nearest', 'reference_brightest',
+           'reference_slots', 'reference_heatmap',
            'reference_fractions', 'truncated_truth', 'dense_attribution',
            'scenes']
 
@@ -35,6 +36,31 @@ def reference_nearest(shape, centres, n):
     return order[..., :min(n, len(centres))]
 
 
+def reference_brightest(sources, centres, n):
+    """(H, W, min(n, N)) source indices: the sources with flux at the pixel
+    (summed over bands), brightest first, ties by index; then the nearest
+    others, nearest first, ties by index."""
+    flux = dense_sources(sources).sum(axis=1)            # (N, H, W)
+    shape = sources.shape
+    yy, xx = np.indices(shape)
+    d2 = ((yy[..., None] - centres[:, 0]) ** 2
+          + (xx[..., None] - centres[:, 1]) ** 2)       # (H, W, N)
+    flux = np.moveaxis(flux, 0, -1)
+    index = np.broadcast_to(np.arange(len(centres)), d2.shape)
+    contributes = flux > 0
+    # lexsort: last key first -> contributors, then -flux, then d2, index.
+    order = np.lexsort((index, np.where(contributes, 0, d2),
+                        -flux, ~contributes), axis=-1)
+    return order[..., :min(n, len(centres))]
+
+
+def reference_slots(sources, centres, n, slots='nearest'):
+    """(H, W, k) slot indices of `encode` for either slot rule."""
+    if slots == 'brightest':
+        return reference_brightest(sources, centres, n)
+    return reference_nearest(sources.shape, centres, n)
+
+
 def reference_heatmap(shape, centres, sigma):
     """max_i exp(-(|p - c_i|^2 - |p*_i - c_i|^2) / (2 sigma^2))."""
     yy, xx = np.indices(shape)
@@ -46,14 +72,14 @@ def reference_heatmap(shape, centres, sigma):
     return np.exp(-(d2 - e2) / (2 * sigma ** 2)).max(axis=-1)
 
 
-def reference_fractions(sources, centres, n, source_mask):
-    """(H, W, b, n) renormalised fractions of the n nearest sources."""
+def reference_fractions(sources, centres, n, source_mask, slots='nearest'):
+    """(H, W, b, n) renormalised fractions of the n slot sources."""
     cube = dense_sources(sources)
     shape = sources.shape
     out = np.zeros((*shape, sources.n_bands, n))
     if len(centres) == 0:
         return out
-    near = reference_nearest(shape, centres, n)          # (H, W, k)
+    near = reference_slots(sources, centres, n, slots)   # (H, W, k)
     k = near.shape[-1]
     yy, xx = np.indices(shape)
     flux = cube[near, :, yy[..., None], xx[..., None]]   # (H, W, k, b)

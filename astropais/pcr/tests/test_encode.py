@@ -6,8 +6,8 @@ from hypothesis import given, settings, strategies as st
 
 from astropais.pcr import PCR, SourceImages, encode, nearest_centres
 
-from .helpers import (reference_fractions, reference_heatmap,
-                      reference_nearest, scenes)
+from .helpers import (dense_sources, reference_fractions, reference_heatmap,
+                      reference_nearest, reference_slots, scenes)
 
 SETTINGS = settings(max_examples=40, deadline=None)
 
@@ -44,6 +44,70 @@ def test_encode_matches_dense_reference(scene, n, sigma):
                             pcr.vectors[..., n_real:, :].shape))
     else:
         assert not pcr.vectors.any() and not pcr.heatmap.any()
+
+
+@SETTINGS
+@given(scene=st.one_of(scenes(), scenes(coincident=True), scenes(n_bands=2)),
+       n=st.integers(1, 4))
+def test_brightest_slots_match_dense_reference(scene, n):
+    sources, centres = scene
+    pcr = encode(sources, centres, n=n, slots='brightest')
+    mask = pcr.source_mask
+    np.testing.assert_array_equal(mask, encode(sources, centres,
+                                               n=n).source_mask)
+    n_real = min(n, len(centres))
+    np.testing.assert_array_equal(pcr.slot_mask[..., :n_real], True)
+    np.testing.assert_array_equal(pcr.slot_mask[..., n_real:], False)
+    # The heatmap does not depend on the slot rule.
+    np.testing.assert_array_equal(pcr.heatmap,
+                                  encode(sources, centres, n=n).heatmap)
+    np.testing.assert_allclose(
+        pcr.fractions,
+        reference_fractions(sources, centres, n, mask, slots='brightest'),
+        atol=1e-7)
+    if n_real:
+        slots = reference_slots(sources, centres, n, 'brightest')
+        yy, xx = np.indices(sources.shape)
+        expected = centres[slots] - np.stack([yy, xx], -1)[:, :, None]
+        np.testing.assert_allclose(pcr.vectors[..., :n_real, :], expected,
+                                   atol=1e-5)
+
+
+def test_brightest_slots_keep_a_large_source_under_small_neighbours():
+    # A broad source with many compact neighbours on top: with the nearest
+    # rule its outskirts name only neighbours and its light there is lost;
+    # with the brightest rule every pixel where it dominates names it.
+    size = 64
+    yy, xx = np.indices((size, size))
+    big = 100.0 * np.exp(-np.hypot(yy - 32, xx - 32) / 12.0)
+    rng = np.random.default_rng(3)
+    small_centres = rng.uniform(4, size - 4, (25, 2))
+    cutouts, origins = [big], [(0, 0)]
+    for cy, cx in small_centres:
+        y0, x0 = int(cy) - 3, int(cx) - 3
+        gy, gx = np.indices((7, 7))
+        cutouts.append(5.0 * np.exp(-((gy + y0 - cy) ** 2
+                                      + (gx + x0 - cx) ** 2) / 2.0))
+        origins.append((y0, x0))
+    sources = SourceImages((size, size), cutouts, origins)
+    centres = np.vstack([[32.0, 32.0], small_centres])
+    share = {}
+    for rule in ('nearest', 'brightest'):
+        pcr = encode(sources, centres, n=3, slots=rule)
+        named = np.abs(pcr.vectors[..., 0] - (32 - yy[..., None])) < 1e-4
+        named &= np.abs(pcr.vectors[..., 1] - (32 - xx[..., None])) < 1e-4
+        # The big source's attributed light over its true light.
+        given = (pcr.fractions[:, :, 0] * named).sum(axis=-1)
+        total = dense_sources(sources)[:, 0].sum(axis=0)
+        share[rule] = (given * total).sum() / big.sum()
+    assert share['nearest'] < 0.6
+    assert share['brightest'] > 0.95
+
+
+def test_unknown_slot_rule_raises():
+    sources = SourceImages((3, 3), [np.ones((3, 3))], [(0, 0)])
+    with pytest.raises(ValueError, match='slots must be one of'):
+        encode(sources, [(1, 1)], slots='farthest')
 
 
 @SETTINGS
