@@ -66,6 +66,12 @@ def add_parser(subparsers):
                    help='PCR slots per pixel (default: %(default)s)')
     p.add_argument('--sigma', type=float, default=2.0,
                    help='PCR heatmap width in pixels (default: %(default)s)')
+    p.add_argument('--slots', choices=('nearest', 'brightest'),
+                   default='nearest',
+                   help="which sources a pixel's PCR slots name: its n "
+                        "nearest centres (the paper's PCR) or the n "
+                        'brightest contributors there (keeps large '
+                        "galaxies' outskirts under small neighbours)")
     p.add_argument('--label-min-snr', type=float, default=5.0,
                    help='label only sources with a matched-filter S/N in the '
                         'crop of at least this (default: %(default)s)')
@@ -116,7 +122,7 @@ def run(args):
             sigma=args.sigma, margin=args.margin,
             label_min_snr=args.label_min_snr, shard_size=args.shard_size,
             resume=args.resume, progress_bar=args.progress_bar,
-            n_processes=args.n_processes, **overrides)
+            n_processes=args.n_processes, slots=args.slots, **overrides)
     except (ValueError, TypeError, FileExistsError) as exc:
         print(f'astropais simulate: error: {exc}', file=sys.stderr)
         return 2

@@ -10,7 +10,13 @@ from .reader import ManifestProperties, read_dataset
 __all__ = ['DatasetCollection', 'read_datasets']
 
 # Manifest entries every part must share to be trained on together.
-_SHARED_KEYS = ('n', 'sigma', 'crop_shape', 'n_bands')
+_SHARED_KEYS = ('n', 'sigma', 'crop_shape', 'n_bands', 'slots')
+# Manifests written before a key existed: its value then.
+_DEFAULTS = {'slots': 'nearest'}
+
+
+def _shared(manifest, key):
+    return manifest.get(key, _DEFAULTS.get(key))
 
 
 class DatasetCollection(ManifestProperties):
@@ -23,8 +29,8 @@ class DatasetCollection(ManifestProperties):
     Parameters
     ----------
     datasets : list of `Dataset`
-        The parts, which must agree on ``n``, ``sigma``, the crop shape and
-        the number of bands.
+        The parts, which must agree on ``n``, ``sigma``, the crop shape,
+        the number of bands and the slot rule (``slots``).
     """
 
     def __init__(self, datasets):
@@ -34,15 +40,16 @@ class DatasetCollection(ManifestProperties):
         first = self.datasets[0].manifest
         for part in self.datasets[1:]:
             for key in _SHARED_KEYS:
-                if part.manifest.get(key) != first.get(key):
+                if _shared(part.manifest, key) != _shared(first, key):
                     raise ValueError(
-                        f'datasets disagree on {key!r}: {first.get(key)!r} in '
+                        f'datasets disagree on {key!r}: '
+                        f'{_shared(first, key)!r} in '
                         f'{self.datasets[0].directory}, '
-                        f'{part.manifest.get(key)!r} in {part.directory}')
+                        f'{_shared(part.manifest, key)!r} in {part.directory}')
         counts = [len(part) for part in self.datasets]
         self._starts = np.concatenate([[0], np.cumsum(counts)]).astype(int)
         self.manifest = {
-            **{key: first.get(key) for key in _SHARED_KEYS},
+            **{key: _shared(first, key) for key in _SHARED_KEYS},
             'bands': first.get('bands'),
             'format': first.get('format'),
             'format_version': first.get('format_version'),

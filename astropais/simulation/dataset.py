@@ -5,6 +5,7 @@ labels.
 
 import numpy as np
 
+from ..pcr.encode import SLOT_RULES
 from ..pcr.sparse import SourceImages
 from .presets import get_preset
 from .randomise import DISTRIBUTIONS, SceneDistribution, get_distribution
@@ -139,7 +140,7 @@ def _labelled_crop(task):
     from astropais.pcr import encode
 
     (params, crop_size, seed, index, margin, n, sigma, threshold, dilation,
-     min_snr) = task
+     min_snr, slots) = task
     scene = simulate_crop(params, crop_size, crop_seed(seed, index),
                           margin=margin)
     catalog = scene.catalog
@@ -152,7 +153,7 @@ def _labelled_crop(task):
     mask = truth_source_mask(sources.total(), scene.noise_sigma,
                              threshold=threshold, dilation=dilation)
     pcr = encode(sources, scene.centres[keep], n=n, sigma=sigma,
-                 source_mask=mask)
+                 source_mask=mask, slots=slots)
     catalog.meta['crop_index'] = index
     return scene.image, pcr, catalog, scene.noise_sigma
 
@@ -161,7 +162,7 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
                      seed=0, n=3, sigma=2.0, margin=None, shard_size=256,
                      resume=False, mask_threshold=None, mask_dilation=None,
                      label_min_snr=5.0, progress_bar=False, n_processes=1,
-                     **overrides):
+                     slots='nearest', **overrides):
     """
     Write a dataset of simulated crops with PCR labels.
 
@@ -192,9 +193,12 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
     seed : int, optional
         Dataset seed.
     n : int, optional
-        PCR slots (nearest sources per pixel).
+        PCR slots (sources per pixel).
     sigma : float, optional
         PCR heatmap width in pixels.
+    slots : {'nearest', 'brightest'}, optional
+        Which sources a pixel's slots name (`astropais.pcr.SLOT_RULES`);
+        recorded in the manifest (as ``slots``) unless ``'nearest'``.
     margin : int, optional
         See `simulate_crop`.
     shard_size : int, optional
@@ -244,6 +248,8 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
         raise ValueError(f'n must be a positive integer, got {n!r}')
     if not (np.isscalar(sigma) and np.isfinite(sigma) and sigma > 0):
         raise ValueError(f'sigma must be a positive number, got {sigma!r}')
+    if slots not in SLOT_RULES:
+        raise ValueError(f'slots must be one of {SLOT_RULES}, got {slots!r}')
     threshold = (SOURCE_MASK_THRESHOLD if mask_threshold is None
                  else mask_threshold)
     dilation = SOURCE_MASK_DILATION if mask_dilation is None else mask_dilation
@@ -282,6 +288,10 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
         'labelled_sources': 'catalogue rows with labelled == True, in '
                             'order, are the PCR sources 1..N',
     }
+    if slots != 'nearest':
+        # Absent means 'nearest': datasets written before the choice
+        # existed keep their manifest, and resume, unchanged.
+        manifest['slots'] = slots
     if isinstance(n_processes, bool) or not isinstance(
             n_processes, (int, np.integer)) or n_processes < 1:
         raise ValueError(f'n_processes must be a positive integer, got '
@@ -290,7 +300,7 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
                        resume=resume) as writer:
         start = writer.n_samples
         tasks = ((params, crop_size, seed, index, margin, n, sigma,
-                  threshold, dilation, label_min_snr)
+                  threshold, dilation, label_min_snr, slots)
                  for index in range(start, n_crops))
         bar = tqdm(total=max(n_crops, start), initial=start,
                    disable=not progress_bar, unit='crop', desc='simulate')

@@ -129,3 +129,32 @@ def test_simulate_dataset_bad_input(tmp_path):
         simulate_dataset(tmp_path / 'x', 1, crop_size=8, margin=0,
                          pair_separation=(1.0, 5.0))
     assert not (tmp_path / 'x').exists()  # nothing written on bad input
+
+
+def test_simulate_dataset_brightest_slots(tmp_path):
+    from astropais.datasets import read_datasets
+    kwargs = dict(preset='lsst', crop_size=24, seed=3, shard_size=4,
+                  density=3000)
+    nearest = simulate_dataset(tmp_path / 'nearest', 2, **kwargs)
+    brightest = simulate_dataset(tmp_path / 'brightest', 2,
+                                 slots='brightest', **kwargs)
+    assert 'slots' not in nearest.manifest       # as before the option
+    assert brightest.manifest['slots'] == 'brightest'
+    sample = brightest[1]
+    scene = simulate_crop('lsst', 24, crop_seed(3, 1), density=3000)
+    keep = np.flatnonzero(sample.catalog['labelled'])
+    sources = SourceImages(scene.sources.shape,
+                           [scene.sources.cutouts[i] for i in keep],
+                           scene.sources.origins[keep])
+    labels = pcr.encode(sources, scene.centres[keep], n=3, sigma=2.0,
+                        source_mask=sample.source_mask, slots='brightest')
+    np.testing.assert_array_equal(sample.vectors, labels.vectors)
+    np.testing.assert_array_equal(sample.fractions, labels.fractions)
+    # Same images, other labels.
+    np.testing.assert_array_equal(sample.image, nearest[1].image)
+    assert any(not np.array_equal(a.vectors, b.vectors)
+               for a, b in zip(brightest, nearest))
+    with pytest.raises(ValueError, match="disagree on 'slots'"):
+        read_datasets([tmp_path / 'nearest', tmp_path / 'brightest'])
+    with pytest.raises(ValueError, match='slots must be one of'):
+        simulate_dataset(tmp_path / 'x', 1, slots='farthest')
