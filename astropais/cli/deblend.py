@@ -1,18 +1,14 @@
-"""The ``astropais deblend`` command: deblend a FITS image."""
+"""
+The ``astropais deblend`` command: deblend a FITS image with
+`~astropais.segmentation.deblend_field`.
+"""
 
 import sys
-from dataclasses import dataclass
 
 import numpy as np
 
-from .background import BACKGROUND_METHODS, estimate_sky
-
-__all__ = ['add_parser', 'add_common_options', 'run', 'deblend_image',
-           'CliResult', 'provenance', 'report', 'DEFAULT_NSIGMA']
-
-#: The detection threshold in units of the noise: the same default as
-#: `~astropais.segmentation.deblend_field` and the README.
-DEFAULT_NSIGMA = 1.5
+__all__ = ['add_parser', 'add_common_options', 'run', 'provenance',
+           'report']
 
 
 def add_common_options(parser):
@@ -24,7 +20,9 @@ def add_common_options(parser):
     parser : `argparse.ArgumentParser`
         The subcommand parser.
     """
-    parser.add_argument('--threshold', type=float, default=DEFAULT_NSIGMA,
+    from astropais.segmentation.pipeline import DEFAULT_N_SIGMA
+
+    parser.add_argument('--threshold', type=float, default=DEFAULT_N_SIGMA,
                         metavar='NSIGMA',
                         help='detection threshold in units of the background '
                              'noise, or of the error map when one is given '
@@ -60,6 +58,8 @@ def add_parser(subparsers):
     subparsers : argparse subparsers action
         From `argparse.ArgumentParser.add_subparsers`.
     """
+    from astropais.segmentation.background import BACKGROUND_METHODS
+
     p = subparsers.add_parser(
         'deblend', help='detect and deblend the sources of a FITS image',
         description='Detect and deblend the sources of a FITS image; write '
@@ -113,116 +113,6 @@ def add_parser(subparsers):
     p.set_defaults(func=run)
 
 
-@dataclass
-class CliResult:
-    """
-    The outcome of `deblend_image`.
-
-    Parameters
-    ----------
-    data : `~numpy.ndarray`
-        The background-subtracted image that was deblended (masked pixels
-        0).
-    sky : `~astropais.cli.background.SkyModel`
-        The background and its noise.
-    noise : float or `~numpy.ndarray`
-        The noise the threshold is in units of (the error map if given).
-    threshold : float or `~numpy.ndarray`
-        The detection threshold (data units).
-    segmentation : `~astropais.WeightedSegmentationImage` or `None`
-        The segmentation (`None` if no source was found).
-    catalog : `~astropais.WeightedSourceCatalog` or `None`
-        Its catalog.
-    """
-
-    data: np.ndarray
-    sky: object
-    noise: object
-    threshold: object
-    segmentation: object = None
-    catalog: object = None
-
-
-def deblend_image(data, deblender, *, nsigma=DEFAULT_NSIGMA, mask=None,
-                  error=None, background='constant', box_size=64,
-                  filter_size=3, kernel_fwhm=None, wcs=None,
-                  progress_bar=False):
-    """
-    Subtract the background, detect, deblend and measure, as the command
-    line does.
-
-    Parameters
-    ----------
-    data : 2-D `~numpy.ndarray`
-        The image (non-finite pixels are masked).
-    deblender : `~astropais.PAISDeblender`
-        The deblender.
-    nsigma : float, optional
-        The threshold in units of the noise (of ``error`` if given).
-    mask : 2-D `~numpy.ndarray` of bool, optional
-        Pixels to ignore.
-    error : 2-D `~numpy.ndarray`, optional
-        The 1-sigma total error of every pixel (NaN: no data); used for the
-        threshold, the network's noise level and the catalog's errors.
-    background, box_size, filter_size
-        See `~astropais.cli.background.estimate_sky`.
-    kernel_fwhm : float, optional
-        Detect on the image smoothed with a Gaussian of this FWHM (see
-        `~astropais.segmentation.detection_kernel`).
-    wcs : `~astropy.wcs.WCS`, optional
-        For the catalog's sky coordinates.
-    progress_bar : bool, optional
-        Show progress bars.
-
-    Returns
-    -------
-    result : `CliResult`
-        The run.
-
-    Raises
-    ------
-    ValueError
-        If ``nsigma`` is not positive, or the noise cannot be measured.
-    """
-    from astropy.nddata import NDData, StdDevUncertainty
-
-    from astropais.segmentation import WeightedSourceCatalog
-    from astropais.segmentation.pipeline import detection_kernel
-
-    if not nsigma > 0:
-        raise ValueError(f'the threshold must be positive, got {nsigma!r}')
-    data = np.asarray(data, dtype=float)
-    bad = ~np.isfinite(data)
-    if mask is not None:
-        bad |= np.asarray(mask, dtype=bool)
-    if error is not None:
-        bad |= ~np.isfinite(error)
-    sky = estimate_sky(data, bad, method=background, box_size=box_size,
-                       filter_size=filter_size)
-    work = np.where(bad, 0.0, data - sky.background)
-    noise = sky.noise if error is None else error
-    noise_map = np.broadcast_to(np.asarray(noise, dtype=float), data.shape)
-    # Masked pixels take the median noise: finite, and never detected.
-    noise_map = np.where(bad, np.median(noise_map[~bad]) if np.any(~bad)
-                         else 1.0, noise_map)
-    threshold = nsigma * (noise if np.ndim(noise) == 0 else noise_map)
-    convolved = None
-    if kernel_fwhm is not None:
-        from astropy.convolution import convolve
-        convolved = np.nan_to_num(convolve(
-            np.where(bad, np.nan, work), detection_kernel(kernel_fwhm),
-            nan_treatment='interpolate', normalize_kernel=True))
-    image = NDData(work, mask=bad,
-                   uncertainty=StdDevUncertainty(noise_map))
-    segm = deblender(image, threshold, convolved_data=convolved)
-    catalog = None
-    if segm is not None:
-        catalog = WeightedSourceCatalog(
-            work, segm, mask=bad, wcs=wcs, progress_bar=progress_bar,
-            error=None if error is None else np.where(bad, 0.0, error))
-    return CliResult(work, sky, noise, threshold, segm, catalog)
-
-
 def provenance(*, image, hdu, result, nsigma, deblender, error_source=None,
                kernel_fwhm=None):
     """
@@ -234,7 +124,7 @@ def provenance(*, image, hdu, result, nsigma, deblender, error_source=None,
         The input file.
     hdu : str
         The HDU read.
-    result : `CliResult`
+    result : `~astropais.segmentation.DeblendResult`
         The run.
     nsigma : float
         The threshold in units of the noise.
@@ -262,8 +152,6 @@ def provenance(*, image, hdu, result, nsigma, deblender, error_source=None,
     from astropais.model.io import DEFAULT_MODEL_NAME
 
     network = deblender.model
-    noise = np.asarray(result.noise, dtype=float)
-    background = np.asarray(result.sky.background, dtype=float)
     return {
         'APVERS': (__version__, 'astropais version'),
         # Free-length strings carry no comment: astropy truncates the
@@ -271,9 +159,9 @@ def provenance(*, image, hdu, result, nsigma, deblender, error_source=None,
         'APINPUT': (str(image), ''),
         'APHDU': (str(hdu), 'input HDU: index (EXTNAME,EXTVER)'),
         'APBKG': (result.sky.description, ''),
-        'APBKGVAL': (float(np.median(background)),
+        'APBKGVAL': (float(np.median(result.sky.background)),
                      'background (median over the image)'),
-        'APNOISE': (float(np.median(noise)),
+        'APNOISE': (float(np.median(result.noise_sigma)),
                     'noise sigma (median over the image)'),
         'APERRMAP': (error_source or 'none', ''),
         'APNSIGMA': (float(nsigma), 'threshold in units of the noise'),
@@ -297,7 +185,7 @@ def report(result, paths, stream=None):
 
     Parameters
     ----------
-    result : `CliResult`
+    result : `~astropais.segmentation.DeblendResult`
         The run.
     paths : dict of path-like
         The files written.
@@ -306,7 +194,8 @@ def report(result, paths, stream=None):
     """
     stream = sys.stdout if stream is None else stream
     print(f'background {np.median(result.sky.background):.4g} '
-          f'({result.sky.method}), noise sigma {np.median(result.noise):.4g}'
+          f'({result.sky.method}), noise sigma '
+          f'{np.median(result.noise_sigma):.4g}'
           f', threshold {np.median(result.threshold):.4g}'
           + (' (medians over the image)'
              if np.ndim(result.threshold) else ''), file=stream)
@@ -342,24 +231,28 @@ def run(args):
         0 on success, 1 if no source was found, 2 on an error.
     """
     from astropais.io import write_products
-    from astropais.segmentation import PAISDeblender
+    from astropais.segmentation import PAISDeblender, deblend_field
 
     from .fitsinput import output_stem, read_error_map, read_image
 
     try:
         image = read_image(args.image, args.hdu)
+        # Non-finite pixels (and pixels without an error) are masked
+        # silently, as documented.
+        mask = ~np.isfinite(image.data)
         error = error_source = None
         kind, spec = _error_option(args)
         if kind is not None:
             error, error_source = read_error_map(spec, kind, image)
+            mask |= ~np.isfinite(error)
         deblender = PAISDeblender(args.n_pixels, model=args.model,
                                   precision=args.precision,
                                   progress_bar=args.progress)
-        result = deblend_image(
-            image.data, deblender, nsigma=args.threshold, error=error,
+        result = deblend_field(
+            image.data, n_sigma=args.threshold, mask=mask, error=error,
             background=args.background, box_size=args.box_size,
             filter_size=args.filter_size, kernel_fwhm=args.kernel_fwhm,
-            wcs=image.wcs, progress_bar=args.progress)
+            wcs=image.wcs, deblender=deblender, progress_bar=args.progress)
         paths = {}
         if result.segmentation is not None:
             cards = provenance(image=image.path, hdu=image.hdu,

@@ -191,9 +191,9 @@ def run(args):
         0 on success, 1 if no source was found, 2 on an error.
     """
     from astropais.io import write_products
-    from astropais.segmentation import PAISDeblender
+    from astropais.segmentation import PAISDeblender, deblend_field
 
-    from .deblend import deblend_image, provenance
+    from .deblend import provenance
     from .figures import plot_blended_pair
 
     try:
@@ -217,8 +217,9 @@ def run(args):
                                   precision=args.precision,
                                   progress_bar=args.progress)
         kernel_fwhm = float(header['PSFFWHM'])
-        result = deblend_image(image, deblender, nsigma=args.threshold,
+        result = deblend_field(image, n_sigma=args.threshold,
                                background='none', kernel_fwhm=kernel_fwhm,
+                               deblender=deblender,
                                progress_bar=args.progress)
         paths = {'image': image_path}
         if result.segmentation is not None:

@@ -13,12 +13,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ['FitsImage', 'parse_hdu', 'read_image', 'read_error_map',
-           'output_stem', 'UNCERTAINTY_KINDS']
+           'output_stem']
 
-#: How each kind of uncertainty map becomes a 1-sigma error: an error map
-#: is used as is, a variance map is square-rooted, a weight map is read as
-#: inverse variance (weight 0 marks a pixel without data).
-UNCERTAINTY_KINDS = ('error', 'variance', 'weight')
 
 _FITS_SUFFIX = re.compile(r'\.(fits|fit|fts)(\.(gz|fz|bz2))?$', re.IGNORECASE)
 _BRACKETED = re.compile(r'^(?P<path>.+)\[(?P<hdu>[^\[\]]+)\]$')
@@ -190,7 +186,8 @@ def read_error_map(spec, kind, image):
         extension of the image's own file) where HDU is an index, EXTNAME
         or ``EXTNAME,EXTVER``.
     kind : {'error', 'variance', 'weight'}
-        What the map holds (see `UNCERTAINTY_KINDS`).
+        What the map holds (see
+        `~astropais.segmentation.error_from_map`).
     image : `FitsImage`
         The image it belongs to.
 
@@ -205,14 +202,14 @@ def read_error_map(spec, kind, image):
     Raises
     ------
     ValueError
-        If the map's shape differs from the image's or it holds negative
-        values (or, for a weight map, infinite ones).
+        For an unknown kind, a map whose shape differs from the image's
+        or that holds negative values (or, for a weight map, infinite
+        ones).
     OSError
         If its file cannot be read.
     """
-    if kind not in UNCERTAINTY_KINDS:
-        raise ValueError(f'kind must be one of {UNCERTAINTY_KINDS}, got '
-                         f'{kind!r}')
+    from astropais.segmentation.uncertainty import error_from_map
+
     match = _BRACKETED.match(spec)
     if match:
         path, hdu = match['path'], match['hdu']
@@ -227,20 +224,8 @@ def read_error_map(spec, kind, image):
     if values.shape != image.data.shape:
         raise ValueError(f'the {kind} map {source} has shape {values.shape} '
                          f'but the image has shape {image.data.shape}')
-    finite = np.isfinite(values)
-    if np.any(values[finite] < 0):
-        raise ValueError(f'the {kind} map {source} has negative values')
-    with np.errstate(divide='ignore', invalid='ignore'):
-        if kind == 'error':
-            error = values
-        elif kind == 'variance':
-            error = np.sqrt(values)
-        else:
-            if np.any(np.isinf(values)):
-                raise ValueError(f'the weight map {source} has infinite '
-                                 'values (zero variance)')
-            error = np.where(values > 0, 1.0 / np.sqrt(values), np.nan)
-    return np.where(finite, error, np.nan), f'{kind} {source}'
+    return (error_from_map(values, kind, name=f'the {kind} map {source}'),
+            f'{kind} {source}')
 
 
 def output_stem(path):

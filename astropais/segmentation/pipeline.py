@@ -1,21 +1,31 @@
 """
-One call from an image to its weighted segmentation and catalog, as the
-command line runs it.
+One call from an image to its weighted segmentation and catalog: the
+pipeline of `deblend_field` and of the ``astropais deblend`` and
+``astropais demo`` commands (background, noise, threshold, detection,
+deblending, photometry).
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from astropy import units as u
 from astropy.nddata import NDData, StdDevUncertainty
-from astropy.stats import sigma_clipped_stats
 from astropy.utils.decorators import deprecated_renamed_argument
+from astropy.utils.exceptions import AstropyDeprecationWarning
 
+from .background import estimate_background
 from .catalog import WeightedSourceCatalog
 from .deblender import PAISDeblender
-from .inputs import PreparedImage, estimate_noise, prepare_image
+from .inputs import prepare_image
+from .uncertainty import UNCERTAINTY_KINDS, error_from_map
 
-__all__ = ['DeblendResult', 'deblend_field', 'detection_kernel']
+__all__ = ['DEFAULT_N_SIGMA', 'DeblendResult', 'deblend_field',
+           'detection_kernel']
+
+#: The default detection threshold in units of the noise, of
+#: `deblend_field` and of the command line's ``--threshold``.
+DEFAULT_N_SIGMA = 1.5
 
 
 @dataclass
@@ -28,25 +38,33 @@ class DeblendResult:
     data : `~numpy.ndarray` or `~astropy.units.Quantity`
         The background-subtracted image that was deblended (NaN where
         masked), in the input's unit if it had one.
-    background : float or `~astropy.units.Quantity`
-        The constant background subtracted (0 if none).
-    noise_sigma : float or `~astropy.units.Quantity`
-        The background noise (the median uncertainty if one was given).
+    background : float, `~numpy.ndarray` or `~astropy.units.Quantity`
+        The background subtracted: a constant (0 for ``'none'``) or
+        `~photutils.background.Background2D`'s map.
+    noise_sigma : float, `~numpy.ndarray` or `~astropy.units.Quantity`
+        The background noise (1 sigma): a constant or ``Background2D``'s
+        ``background_rms`` map; the median error if an uncertainty was
+        given.
     threshold : float, `~numpy.ndarray` or `~astropy.units.Quantity`
         The detection threshold used: ``n_sigma`` times the noise, or
-        times the per-pixel uncertainty if one was given.
+        times the per-pixel error if an uncertainty was given.
     segmentation : `~astropais.WeightedSegmentationImage` or `None`
         The segmentation (`None` if no source was found).
     catalog : `~astropais.WeightedSourceCatalog` or `None`
         Its catalog.
+    sky : `~astropais.segmentation.SkyBackground`
+        The background estimate as measured (without units): its method
+        and description (for provenance), background and
+        ``background_rms``.
     """
 
     data: np.ndarray
-    background: float
-    noise_sigma: float
-    threshold: float
+    background: object
+    noise_sigma: object
+    threshold: object
     segmentation: object = None
     catalog: object = None
+    sky: object = None
 
 
 def detection_kernel(fwhm):
@@ -78,44 +96,70 @@ def detection_kernel(fwhm):
 
 
 @deprecated_renamed_argument('nsigma', 'n_sigma', '0.1')
-def deblend_field(data, *, n_sigma=1.5, n_pixels=5, model=None,
-                  subtract_background=True, wcs=None, mask=None,
-                  deblender=None, kernel_fwhm=None, precision='auto',
-                  progress_bar=True):
+def deblend_field(data, *, n_sigma=DEFAULT_N_SIGMA, n_pixels=5, model=None,
+                  background='constant', box_size=64, filter_size=3,
+                  error=None, variance=None, weight=None, wcs=None,
+                  mask=None, deblender=None, kernel_fwhm=None,
+                  precision='auto', progress_bar=True,
+                  subtract_background=None):
     """
-    Detect, deblend and measure the sources of an image.
+    Subtract the background, then detect, deblend and measure the sources
+    of an image.
 
     Parameters
     ----------
     data : 2-D array_like, `~astropy.units.Quantity` or `~astropy.nddata.NDData`
         The image.  The unit of a `~astropy.units.Quantity` or
         `~astropy.nddata.NDData` (`~astropy.nddata.CCDData`) is kept in
-        the result and the catalog; an NDData's mask, uncertainty (the
-        per-pixel noise of the threshold and the catalog errors) and wcs
-        are used.
+        the result and the catalog; an NDData's mask, uncertainty (any
+        astropy uncertainty that converts to a standard deviation: it
+        serves as ``error``) and wcs are used.
     n_sigma : float, optional
-        Detection threshold in units of the background noise (photutils
-        3's name; ``nsigma`` is deprecated).
+        Detection threshold in units of the background noise, or of the
+        per-pixel error if an uncertainty is given (photutils 3's name;
+        ``nsigma`` is deprecated).
     n_pixels : int, optional
         Minimum connected pixels of a detection.
     model : None, path or `~astropais.model.PCRNetwork`, optional
         The network (`None`: the shipped model).
-    subtract_background : bool, optional
-        Subtract a constant, sigma-clipped median background first.
+    background : {'constant', '2d', 'none'}, optional
+        The background subtracted before detection and its noise (see
+        `~astropais.segmentation.estimate_background`): one sigma-clipped
+        median, photutils' `~photutils.background.Background2D`, or none
+        (the image is already background-subtracted).
+    box_size, filter_size : int, optional
+        ``Background2D``'s box size (pixels) and median filter size
+        (boxes), for ``background='2d'``.
+    error, variance, weight : 2-D array_like or `~astropy.units.Quantity`, optional
+        At most one uncertainty map (not with an NDData uncertainty): the
+        1-sigma total error of every pixel (background and source Poisson
+        noise, as photutils expects), its variance, or its inverse
+        variance (weight 0: no data; see
+        `~astropais.segmentation.error_from_map`).  It sets the per-pixel
+        threshold, the network's noise level and the catalog's ``error``
+        (``segment_flux_err``, ``kron_flux_err``, ...; NaN without one).
+        With a unit, the data need a compatible one.  Pixels whose error
+        is not finite are masked with an
+        `~astropy.utils.exceptions.AstropyUserWarning`.
     wcs : `~astropy.wcs.WCS`, optional
         For the catalog's sky coordinates (default: the NDData's).
     mask : 2-D array_like of bool, optional
-        Pixels to ignore.
+        Pixels to ignore.  Non-finite pixels are masked (with a warning).
     deblender : `PAISDeblender`, optional
         A configured deblender (then ``n_pixels``, ``model`` and
         ``precision`` are ignored).
     kernel_fwhm : float, optional
         If given, sources are detected on the image smoothed with a
-        Gaussian kernel of this FWHM in pixels (ideally the PSF's; photutils'
-        `~photutils.segmentation.make_2dgaussian_kernel`), as photutils
-        recommends; the network and the photometry use the unsmoothed image.
+        Gaussian kernel of this FWHM in pixels (ideally the PSF's;
+        `detection_kernel`), as photutils recommends; the network and the
+        photometry use the unsmoothed image.
+    precision : {'auto', 'float32', 'bfloat16'}, optional
+        The network's arithmetic (see `PAISDeblender`).
     progress_bar : bool, optional
         Show progress bars (the default, as photutils' ``SourceFinder``).
+    subtract_background : bool, optional
+        Deprecated: ``True`` is ``background='constant'``, ``False``
+        ``background='none'``.
 
     Returns
     -------
@@ -125,7 +169,9 @@ def deblend_field(data, *, n_sigma=1.5, n_pixels=5, model=None,
     Raises
     ------
     ValueError
-        If ``n_sigma`` is not positive or the noise cannot be measured.
+        If ``n_sigma`` is not positive, the background method or its
+        sizes are not valid, more than one uncertainty is given, its unit
+        or shape does not match the data, or the noise cannot be measured.
 
     Examples
     --------
@@ -135,23 +181,42 @@ def deblend_field(data, *, n_sigma=1.5, n_pixels=5, model=None,
     Traceback (most recent call last):
     ...
     ValueError: n_sigma must be positive, got 0
+    >>> deblend_field(np.ones((8, 8)), background='global')
+    Traceback (most recent call last):
+    ...
+    ValueError: background must be one of ('constant', '2d', 'none'), got 'global'
     """
     if not n_sigma > 0:
         raise ValueError(f'n_sigma must be positive, got {n_sigma!r}')
+    if subtract_background is not None:
+        warnings.warn("subtract_background is deprecated; use "
+                      "background='constant' or 'none'",
+                      AstropyDeprecationWarning)
+        background = 'constant' if subtract_background else 'none'
     image = prepare_image(data, mask)
     unit = image.unit
-    values = image.data[~image.mask]
-    background = 0.0
-    if subtract_background and values.size:
-        background = float(sigma_clipped_stats(values, sigma=3.0)[1])
-    work = np.where(image.mask, 0.0, image.data - background)
-    noise = estimate_noise(PreparedImage(work, image.mask, unit,
-                                         image.error))
-    if not (np.isfinite(noise) and noise > 0):
-        raise ValueError('cannot estimate the background noise of this '
-                         'image (constant or fully masked)')
-    threshold = n_sigma * (noise if image.error is None else
-                           np.where(image.mask, noise, image.error))
+    given = _error_map(unit, error=error, variance=variance, weight=weight)
+    if given is not None:
+        if image.error is not None:
+            raise ValueError('the data already carry an uncertainty; give '
+                             'error, variance or weight only without one')
+        # The error map, validated and masked by the one input rule.
+        image = prepare_image(NDData(image.data, mask=image.mask,
+                                     wcs=image.wcs,
+                                     uncertainty=StdDevUncertainty(given)))
+        image.unit = unit
+    sky = estimate_background(image.data, image.mask, method=background,
+                              box_size=box_size, filter_size=filter_size)
+    work = np.where(image.mask, 0.0, image.data - sky.background)
+    if image.error is None:
+        noise_sigma = sky.background_rms
+        noise_map = _fill_masked(noise_sigma, image.mask)
+        threshold = n_sigma * (noise_map if np.ndim(noise_sigma)
+                               else noise_sigma)
+    else:
+        noise_map = _fill_masked(image.error, image.mask)
+        noise_sigma = float(np.median(image.error[~image.mask]))
+        threshold = n_sigma * noise_map
     if deblender is None:
         deblender = PAISDeblender(n_pixels, model=model,
                                   precision=precision,
@@ -168,19 +233,59 @@ def deblend_field(data, *, n_sigma=1.5, n_pixels=5, model=None,
     def with_unit(value):
         return value if unit is None else u.Quantity(value, unit)
 
-    uncertainty = (None if image.error is None
-                   else StdDevUncertainty(image.error))
-    nd = NDData(work, uncertainty=uncertainty, unit=unit)
+    # The noise that sets the threshold also scales the network's input.
+    nd = NDData(work, uncertainty=StdDevUncertainty(noise_map), unit=unit)
     segm = deblender(nd, with_unit(threshold), mask=image.mask,
                      convolved_data=(None if convolved is None
                                      else with_unit(convolved)))
     catalog = None
     wcs = image.wcs if wcs is None else wcs
     if segm is not None:
-        error = None if image.error is None else with_unit(image.error)
+        catalog_error = (None if image.error is None else
+                         with_unit(np.where(image.mask, 0.0, image.error)))
         catalog = WeightedSourceCatalog(with_unit(work), segm,
-                                        mask=image.mask, error=error,
+                                        mask=image.mask, error=catalog_error,
                                         wcs=wcs, progress_bar=progress_bar)
     return DeblendResult(with_unit(np.where(image.mask, np.nan, work)),
-                         with_unit(background), with_unit(noise),
-                         with_unit(threshold), segm, catalog)
+                         with_unit(sky.background), with_unit(noise_sigma),
+                         with_unit(threshold), segm, catalog, sky)
+
+
+def _error_map(unit, **maps):
+    """
+    The one uncertainty map of ``maps`` (error, variance or weight) as a
+    plain 1-sigma error in the data unit, or `None`.
+    """
+    given = [(kind, maps[kind]) for kind in UNCERTAINTY_KINDS
+             if maps.get(kind) is not None]
+    if not given:
+        return None
+    if len(given) > 1:
+        raise ValueError('give at most one of error, variance and weight, '
+                         f'got {", ".join(kind for kind, _ in given)}')
+    kind, values = given[0]
+    error = error_from_map(values, kind)
+    if isinstance(error, u.Quantity):
+        if unit is None:
+            raise ValueError(f'the {kind} map has a unit but the data have '
+                             'none')
+        try:
+            return error.to_value(unit)
+        except u.UnitConversionError as exc:
+            raise ValueError(f'the {kind} map does not match the data '
+                             f'unit {unit}: {exc}') from exc
+    if unit is not None and unit != u.dimensionless_unscaled:
+        raise ValueError(f'the data have unit {unit}; give the {kind} map as '
+                         'a Quantity in a compatible unit')
+    return error
+
+
+def _fill_masked(noise, mask):
+    """
+    A per-pixel noise map, masked pixels given the median of the others
+    (finite, and never detected).
+    """
+    noise = np.broadcast_to(np.asarray(noise, dtype=float), mask.shape)
+    if not np.any(mask):
+        return np.array(noise)
+    return np.where(mask, np.median(noise[~mask]), noise)

@@ -1,27 +1,33 @@
 """
-The sky background and its noise for the command line: a constant
-sigma-clipped median, photutils' `~photutils.background.Background2D`, or
-none, with the noise measured the same way (sigma-clipped).
+The sky background and its noise, the one rule for `deblend_field` and
+the command line: a constant sigma-clipped median, photutils'
+`~photutils.background.Background2D`, or none, with the noise measured
+the same way (sigma-clipped).
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ['BACKGROUND_METHODS', 'SIGMA_CLIP', 'SkyModel', 'estimate_sky']
+from .inputs import check_positive_int
 
-#: ``constant``: one sigma-clipped median; ``2d``: photutils'
+__all__ = ['BACKGROUND_METHODS', 'SIGMA_CLIP', 'SkyBackground',
+           'estimate_background']
+
+#: ``'constant'``: one sigma-clipped median; ``'2d'``: photutils'
 #: `~photutils.background.Background2D` (a mesh of sigma-clipped box
-#: estimates, median-filtered and interpolated); ``none``: the image is
+#: medians, median-filtered and interpolated); ``'none'``: the image is
 #: already background-subtracted (the noise is still measured).
 BACKGROUND_METHODS = ('constant', '2d', 'none')
 
-#: The sigma clipping of every background and noise estimate here.
+#: The sigma clipping of every background and noise estimate
+#: (`~astropy.stats.sigma_clipped_stats` and
+#: `~astropy.stats.SigmaClip` keywords).
 SIGMA_CLIP = {'sigma': 3.0, 'maxiters': 10}
 
 
 @dataclass
-class SkyModel:
+class SkyBackground:
     """
     The background of an image and its noise.
 
@@ -29,8 +35,9 @@ class SkyModel:
     ----------
     background : float or `~numpy.ndarray`
         The background (a constant or a per-pixel map).
-    noise : float or `~numpy.ndarray`
-        The background noise, 1 sigma (a constant or a per-pixel map).
+    background_rms : float or `~numpy.ndarray`
+        The background noise, 1 sigma (a constant or a per-pixel map;
+        photutils' name).
     method : str
         One of `BACKGROUND_METHODS`.
     description : str
@@ -38,7 +45,7 @@ class SkyModel:
     """
 
     background: object
-    noise: object
+    background_rms: object
     method: str
     description: str
 
@@ -51,30 +58,31 @@ def _clipped_stats(values):
     return float(median), float(std)
 
 
-def estimate_sky(data, mask=None, *, method='constant', box_size=64,
-                 filter_size=3):
+def estimate_background(data, mask=None, *, method='constant', box_size=64,
+                        filter_size=3):
     """
-    Estimate the background and its noise.
+    Estimate the background of an image and its noise.
 
     Parameters
     ----------
     data : 2-D `~numpy.ndarray`
-        The image.
+        The image, without units.
     mask : 2-D `~numpy.ndarray` of bool, optional
         Pixels to leave out (non-finite pixels are always left out).
     method : {'constant', '2d', 'none'}, optional
         See `BACKGROUND_METHODS`.
     box_size : int, optional
-        Box side in pixels for ``'2d'``.
+        Box side in pixels for ``'2d'`` (photutils' ``box_size``).
     filter_size : int, optional
-        Median-filter size in boxes for ``'2d'`` (odd).
+        Median-filter size in boxes for ``'2d'`` (photutils'
+        ``filter_size``).
 
     Returns
     -------
-    sky : `SkyModel`
+    sky : `SkyBackground`
         For ``'constant'`` and ``'none'`` the noise is the sigma-clipped
-        standard deviation of the (background-subtracted) unmasked pixels;
-        for ``'2d'`` it is photutils' per-pixel ``background_rms``.
+        standard deviation (`SIGMA_CLIP`) of the unmasked pixels; for
+        ``'2d'`` it is photutils' per-pixel ``background_rms``.
 
     Raises
     ------
@@ -86,13 +94,16 @@ def estimate_sky(data, mask=None, *, method='constant', box_size=64,
     Examples
     --------
     >>> import numpy as np
-    >>> from astropais.cli.background import estimate_sky
+    >>> from astropais.segmentation.background import estimate_background
     >>> image = np.random.default_rng(0).normal(100.0, 5.0, (64, 64))
-    >>> sky = estimate_sky(image)
-    >>> round(sky.background), round(sky.noise)
-    (100, 5)
+    >>> sky = estimate_background(image)
+    >>> round(sky.background), round(sky.background_rms), sky.method
+    (100, 5, 'constant')
+    >>> sky = estimate_background(image, method='2d', box_size=16)
+    >>> sky.background.shape, sky.description
+    ((64, 64), '2d (Background2D, median, box 16, filter 3)')
     """
-    if method not in BACKGROUND_METHODS:
+    if not isinstance(method, str) or method not in BACKGROUND_METHODS:
         raise ValueError(f'background must be one of {BACKGROUND_METHODS}, '
                          f'got {method!r}')
     data = np.asarray(data, dtype=float)
@@ -105,11 +116,11 @@ def estimate_sky(data, mask=None, *, method='constant', box_size=64,
         # The clipped standard deviation does not depend on the constant
         # subtracted, so 'none' and 'constant' measure the same noise.
         median, std = _clipped_stats(data[usable])
-        sky = (SkyModel(median, std, method, 'constant (sigma-clipped '
-                        'median)') if method == 'constant'
-               else SkyModel(0.0, std, method, 'none'))
-    noise = np.asarray(sky.noise, dtype=float)
-    values = noise if noise.ndim == 0 else noise[usable]
+        sky = (SkyBackground(median, std, method, 'constant (sigma-clipped '
+                             'median)') if method == 'constant'
+               else SkyBackground(0.0, std, method, 'none'))
+    rms = np.asarray(sky.background_rms, dtype=float)
+    values = rms if rms.ndim == 0 else rms[usable]
     if (values.size == 0 or not np.all(np.isfinite(values))
             or not np.all(values > 0)):
         raise ValueError('cannot estimate the background noise of this '
@@ -118,22 +129,19 @@ def estimate_sky(data, mask=None, *, method='constant', box_size=64,
 
 
 def _background_2d(data, mask, box_size, filter_size):
-    from photutils.background import Background2D, MedianBackground
     from astropy.stats import SigmaClip
+    from photutils.background import Background2D, MedianBackground
 
-    for name, value in (('box size', box_size),
-                        ('filter size', filter_size)):
-        if isinstance(value, bool) or int(value) != value or value < 1:
-            raise ValueError(f'background {name} must be a positive '
-                             f'integer, got {value!r}')
+    box_size = check_positive_int(box_size, 'background box size')
+    filter_size = check_positive_int(filter_size, 'background filter size')
     if not np.any(~mask):
         raise ValueError('cannot estimate the background noise of this '
                          'image (constant or fully masked)')
-    bkg = Background2D(np.where(mask, 0.0, data), int(box_size),
-                       filter_size=int(filter_size), mask=mask,
+    bkg = Background2D(np.where(mask, 0.0, data), box_size,
+                       filter_size=filter_size, mask=mask,
                        sigma_clip=SigmaClip(**SIGMA_CLIP),
                        bkg_estimator=MedianBackground())
-    return SkyModel(np.asarray(bkg.background, dtype=float),
-                    np.asarray(bkg.background_rms, dtype=float), '2d',
-                    f'2d (Background2D, median, box {int(box_size)}, '
-                    f'filter {int(filter_size)})')
+    return SkyBackground(np.asarray(bkg.background, dtype=float),
+                         np.asarray(bkg.background_rms, dtype=float), '2d',
+                         f'2d (Background2D, median, box {box_size}, '
+                         f'filter {filter_size})')
