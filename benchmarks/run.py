@@ -123,6 +123,10 @@ def build_parser():
     p.add_argument('--match-radius', type=float, default=1.5,
                    help='matching radius in PSF FWHM')
     p.add_argument('--pcr-n', type=int, default=3, help='PCR slots n (oracle)')
+    p.add_argument('--pcr-slots', choices=('nearest', 'brightest'),
+                   default='nearest',
+                   help="PCR slot rule of the oracle (see astropais.pcr."
+                        "SLOT_RULES; default: %(default)s)")
     p.add_argument('--pcr-sigma', type=float, default=2.0,
                    help='PCR heatmap sigma in pixels (oracle)')
     p.add_argument('--memory', choices=('rss', 'tracemalloc', 'none'),
@@ -228,7 +232,8 @@ def run_method(name, ready, scene, photutils_result, args, kernel):
     if name == 'pcr_oracle':
         return pcr_oracle.run_pcr_oracle(image, scene.sources, scene.centres,
                                          footprint, n=args.pcr_n,
-                                         sigma=args.pcr_sigma)
+                                         sigma=args.pcr_sigma,
+                                         slots=args.pcr_slots)
     if name == 'astropais':
         return astropais_peer.run_astropais(ready['astropais'], image, sigma,
                                             n_sigma=args.n_sigma,
@@ -496,7 +501,8 @@ def run_benchmark(args):
         'n_sigma': args.n_sigma, 'match_radius_fwhm': args.match_radius,
         'scarlet2_iter': args.scarlet2_iter,
         'scarlet2_morphology': args.scarlet2_morphology, 'pcr_n': args.pcr_n,
-        'pcr_sigma': args.pcr_sigma, 'memory': args.memory,
+        'pcr_sigma': args.pcr_sigma, 'pcr_slots': args.pcr_slots,
+        'memory': args.memory,
         'warmup': args.warmup, 'timing_repeats': args.timing_repeats,
         'timing_budget': args.timing_budget,
         'wall_seconds': round(time.perf_counter() - run_start, 1),

@@ -19,7 +19,8 @@ def available():
                           ) from exc
 
 
-def run_pcr_oracle(image, sources, centres, footprint, *, n=3, sigma=2.0):
+def run_pcr_oracle(image, sources, centres, footprint, *, n=3, sigma=2.0,
+                   slots='nearest'):
     """
     Encode the truth and decode it, finding the centres as the decoder
     does (heatmap peaks), so close pairs merge as they would for a perfect
@@ -37,6 +38,8 @@ def run_pcr_oracle(image, sources, centres, footprint, *, n=3, sigma=2.0):
         photutils' detection footprint.
     n, sigma : int, float
         PCR parameters.
+    slots : {'nearest', 'brightest'}
+        The PCR slot rule (`astropais.pcr.SLOT_RULES`).
 
     Returns
     -------
@@ -45,7 +48,7 @@ def run_pcr_oracle(image, sources, centres, footprint, *, n=3, sigma=2.0):
     from astropais.pcr import decode, encode
 
     pcr = encode(sources, np.asarray(centres, dtype=np.float64), n=n,
-                 sigma=sigma)
+                 sigma=sigma, slots=slots)
     att = decode(pcr.heatmap, pcr.vectors, pcr.fractions, footprint)
     return PeerResult(np.asarray(att.centres, dtype=float).reshape(-1, 2),
                       att.fluxes(image), att)
