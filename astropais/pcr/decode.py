@@ -191,22 +191,61 @@ def find_centres(heatmap, *, threshold=0.5, min_distance=1, vectors=None,
     threshold = float(threshold)
     if not np.isfinite(threshold):
         raise ValueError(f'threshold must be finite, got {threshold}')
-    flat = _plateau_representatives(
-        _local_maxima(heatmap, threshold, min_distance), heatmap.shape)
-    flat = _suppress_close(flat, heatmap.ravel()[flat], heatmap.shape,
-                           min_distance)
-    centres = np.column_stack(np.unravel_index(flat, heatmap.shape)
+    shift_at = None
+    if refine and vectors is not None:
+        def shift_at(flat):
+            checked = _check_image('vectors', vectors, 4)
+            if checked.shape[:2] != heatmap.shape or checked.shape[3] != 2:
+                raise ValueError(f'vectors has shape {checked.shape}, '
+                                 f'expected {(*heatmap.shape, "n", 2)}')
+            return checked.reshape(-1, checked.shape[2], 2)[flat, 0]
+    return _peak_centres(_local_maxima(heatmap, threshold, min_distance),
+                         lambda flat: heatmap.ravel()[flat], heatmap.shape,
+                         min_distance, shift_at)
+
+
+def _peak_centres(maxima, height_at, shape, min_distance, shift_at=None):
+    """
+    The centres of the local maxima ``maxima`` (sorted flat indices): one
+    per plateau, non-maximum suppressed, refined by ``shift_at(flat)``
+    (the nearest-source vectors of the peak pixels) where given.  The
+    one rule behind `find_centres` and `~astropais.pcr.SparsePCR`.
+    """
+    flat = _plateau_representatives(maxima, shape)
+    flat = _suppress_close(flat, height_at(flat), shape, min_distance)
+    centres = np.column_stack(np.unravel_index(flat, shape)
                               ).astype(np.float64).reshape(-1, 2)
-    if refine and vectors is not None and flat.size:
-        vectors = _check_image('vectors', vectors, 4)
-        if vectors.shape[:2] != heatmap.shape or vectors.shape[3] != 2:
-            raise ValueError(f'vectors has shape {vectors.shape}, expected '
-                             f'{(*heatmap.shape, "n", 2)}')
-        shift = vectors.reshape(-1, vectors.shape[2], 2)[flat, 0]
-        shift = shift.astype(np.float64)
+    if shift_at is not None and flat.size:
+        shift = np.asarray(shift_at(flat)).astype(np.float64)
         ok = np.hypot(shift[:, 0], shift[:, 1]) <= _MAX_REFINE_SHIFT
         centres[ok] += shift[ok]
     return centres
+
+
+def _sparse_local_maxima(pixels, values, shape, threshold, min_distance,
+                         chunk=2 ** 16):
+    """
+    `_local_maxima` of a heatmap that is ``values`` at the sorted flat
+    ``pixels`` and 0 elsewhere (``threshold > 0``, so that no pixel
+    outside ``pixels`` can be a maximum).  The windows of the pixels at
+    least ``threshold`` are gathered by binary search, a chunk at a time.
+    """
+    above = np.flatnonzero(values >= threshold)
+    r = min_distance
+    dy, dx = (part.ravel() for part in np.mgrid[-r:r + 1, -r:r + 1])
+    keep = []
+    # A loop over chunks of candidate peaks, to bound memory.
+    for start in range(0, above.size, chunk):
+        rows = above[start:start + chunk]
+        yy, xx = np.divmod(pixels[rows], shape[1])
+        ny, nx = yy[:, None] + dy, xx[:, None] + dx
+        inside = (ny >= 0) & (ny < shape[0]) & (nx >= 0) & (nx < shape[1])
+        near = ny * shape[1] + nx
+        where = np.minimum(np.searchsorted(pixels, near), pixels.size - 1)
+        window = np.where(pixels[where] == near, values[where], 0)
+        window = np.where(inside, window, -np.inf)
+        keep.append(rows[values[rows] >= window.max(axis=1)])
+    return pixels[np.concatenate(keep)] if keep else pixels[:0]
 
 
 def _assign_votes(targets, points, tolerance, max_per_cell=16,
@@ -478,16 +517,31 @@ def decode(heatmap, vectors, fractions, footprint, *, centres=None,
                       f'are left unattributed', AstropyUserWarning)
         return empty
 
+    return _decode_pixels(shape, pixels,
+                          vectors.reshape(-1, n, 2)[pixels],
+                          fractions.reshape(-1, n)[pixels], centres,
+                          vote_tolerance, assignment)
+
+
+def _decode_pixels(shape, pixels, vectors, fractions, centres,
+                   vote_tolerance, assignment):
+    """
+    The attribution of the flat ``pixels`` (sorted, at least one) from
+    their own ``vectors`` ``(P, n, 2)`` and ``fractions`` ``(P, n)``
+    among ``centres`` (at least one): steps 2 and 3 of `decode`, the one
+    rule behind `decode` and `~astropais.pcr.SparsePCR.decode`.
+    """
+    n = vectors.shape[1]
     # Coincident centres: the tree holds each position once, labelled by
     # its lowest index.
     unique, first = np.unique(centres, axis=0, return_index=True)
     unique_label = np.append(first + 1, 0)      # index len(unique) = miss
 
     py, px = np.unravel_index(pixels, shape)
-    weights = fractions.reshape(-1, n)[pixels].astype(np.float64)
+    weights = fractions.astype(np.float64)
     # Only slots with a positive fraction vote.
     vote_pixel, vote_slot = np.nonzero(weights > 0)
-    vote = vectors.reshape(-1, n, 2)[pixels[vote_pixel], vote_slot]
+    vote = vectors[vote_pixel, vote_slot]
     targets = np.empty((vote_pixel.size, 2))
     np.add(vote[:, 0], py[vote_pixel], out=targets[:, 0])
     np.add(vote[:, 1], px[vote_pixel], out=targets[:, 1])
@@ -511,6 +565,7 @@ def decode(heatmap, vectors, fractions, footprint, *, centres=None,
             hit[missed] = fallback
     labels = np.zeros(weights.shape, dtype=np.int64)
     labels[vote_pixel, vote_slot] = unique_label[hit]
+    del vote_pixel, vote_slot, hit
     weights[labels == 0] = 0.0
     _merge_duplicate_labels(labels, weights)
 
@@ -520,7 +575,7 @@ def decode(heatmap, vectors, fractions, footprint, *, centres=None,
         # The centre nearest to where the pixel's first slot points (the
         # pixel itself where that slot is zero): a vote that missed by more
         # than the tolerance still says in which direction its source lies.
-        first = vectors.reshape(-1, n, 2)[pixels[failed], 0]
+        first = vectors[failed, 0]
         origin = np.column_stack([py[failed] + first[:, 0],
                                   px[failed] + first[:, 1]])
         _, nearest = cKDTree(unique).query(origin, k=1)

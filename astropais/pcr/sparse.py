@@ -9,6 +9,9 @@ Two structures never hold a dense ``N_sources x h x w`` cube:
 * `PixelAttribution` -- for every footprint pixel, at most ``n``
   ``(label, weight)`` pairs (the decoder's output): memory is
   ``O(footprint pixels x n)``.
+* `SparsePCR` -- a network's PCR kept only where the decoder reads it
+  (vectors and fractions on the footprint, the heatmap around it): memory
+  is ``O(footprint pixels x n)``, not ``O(h x w x n)``.
 """
 
 import warnings
@@ -17,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from astropy.utils.exceptions import AstropyUserWarning
 
-__all__ = ['SourceImages', 'PixelAttribution']
+__all__ = ['SourceImages', 'PixelAttribution', 'SparsePCR']
 
 
 @dataclass
@@ -716,6 +719,365 @@ class PixelAttribution:
             cutouts.append(cutout)
             origins.append((y0, x0))
         return SourceImages(self.shape, cutouts, origins)
+
+
+@dataclass
+class SparsePCR:
+    """
+    A single-band PCR kept only where the decoder reads it.
+
+    The vectors and fractions are kept at the footprint pixels (the pixels
+    to attribute), the heatmap at the pixels where a centre may be found
+    (the footprint and its surroundings; 0 elsewhere), and the
+    nearest-source vector (for sub-pixel centres) at the heatmap pixels
+    that can be peaks.  `find_centres` and `decode` give what
+    `~astropais.pcr.find_centres` and `~astropais.pcr.decode` give on the
+    dense maps (tested), from ``O(footprint)`` memory.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The ``(ny, nx)`` image shape.
+    pixels : `~numpy.ndarray` of int, shape (P,)
+        Flat indices of the footprint pixels, strictly increasing.
+    vectors : `~numpy.ndarray`, shape (P, n, 2)
+        Their ``(dy, dx)`` vectors in pixels (float32 is kept).
+    fractions : `~numpy.ndarray`, shape (P, n)
+        Their fractions per slot (non-negative).
+    heat_pixels : `~numpy.ndarray` of int, shape (Q,)
+        Flat indices where the heatmap is kept, strictly increasing.
+    heatmap : `~numpy.ndarray`, shape (Q,)
+        The heatmap there (0 everywhere else).
+    peak_floor : float
+        The nearest-source vector is kept at every heatmap pixel at least
+        this high: `find_centres` refines peaks of at least that height.
+    peak_vectors : `~numpy.ndarray`, shape (R, 2)
+        Those vectors, for ``heat_pixels[heatmap >= peak_floor]`` in
+        order.
+
+    Raises
+    ------
+    ValueError
+        If the shapes disagree, the indices are not increasing flat
+        indices inside the image, a value is NaN or inf, or a fraction is
+        negative.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropais.pcr import SourceImages, SparsePCR, encode
+    >>> src = SourceImages((5, 8), [np.ones((3, 5)), np.ones((3, 5))],
+    ...                    [(1, 0), (1, 3)])
+    >>> pcr = encode(src, [(2, 2), (2, 5)], n=2)
+    >>> sparse = SparsePCR.from_dense(pcr.heatmap, pcr.vectors,
+    ...                               pcr.fractions, pcr.source_mask)
+    >>> att = sparse.decode(sparse.find_centres())
+    >>> att.centres.tolist()
+    [[2.0, 2.0], [2.0, 5.0]]
+    """
+
+    shape: tuple
+    pixels: np.ndarray
+    vectors: np.ndarray
+    fractions: np.ndarray
+    heat_pixels: np.ndarray
+    heatmap: np.ndarray
+    peak_floor: float
+    peak_vectors: np.ndarray
+
+    def __post_init__(self):
+        self.shape = tuple(int(s) for s in self.shape)
+        size = int(np.prod(self.shape))
+        for name in ('pixels', 'heat_pixels'):
+            index = np.asarray(getattr(self, name), dtype=np.int64).ravel()
+            if index.size and (np.any(np.diff(index) <= 0) or index[0] < 0
+                               or index[-1] >= size):
+                raise ValueError(f'{name} must be strictly increasing flat '
+                                 'indices inside the image')
+            setattr(self, name, index)
+        self.vectors = np.asarray(self.vectors)
+        self.fractions = np.asarray(self.fractions)
+        self.heatmap = np.asarray(self.heatmap).ravel()
+        self.peak_floor = float(self.peak_floor)
+        self.peak_vectors = np.asarray(self.peak_vectors).reshape(-1, 2)
+        n_pix = self.pixels.size
+        if self.vectors.ndim != 3 or self.vectors.shape[::2] != (n_pix, 2):
+            raise ValueError(f'vectors has shape {self.vectors.shape}, '
+                             f'expected {(n_pix, "n", 2)}')
+        if self.fractions.shape != self.vectors.shape[:2]:
+            raise ValueError(f'fractions has shape {self.fractions.shape}, '
+                             f'expected {self.vectors.shape[:2]}')
+        if self.heatmap.size != self.heat_pixels.size:
+            raise ValueError('heatmap and heat_pixels differ in length')
+        n_peaks = int(np.count_nonzero(self.heatmap >= self.peak_floor))
+        if len(self.peak_vectors) != n_peaks:
+            raise ValueError(f'{len(self.peak_vectors)} peak_vectors for '
+                             f'{n_peaks} heatmap pixels >= peak_floor')
+        for name in ('vectors', 'fractions', 'heatmap', 'peak_vectors'):
+            value = getattr(self, name)
+            if not np.issubdtype(value.dtype, np.floating):
+                value = value.astype(np.float64)
+                setattr(self, name, value)
+            if not np.isfinite(value.sum()) and not np.all(
+                    np.isfinite(value)):
+                raise ValueError(f'{name} has NaN or inf values')
+        if np.any(self.fractions < 0):
+            raise ValueError('fractions has negative values')
+
+    @property
+    def n_slots(self):
+        """The number of slots ``n``."""
+        return self.vectors.shape[1]
+
+    @property
+    def nbytes(self):
+        """The memory held by the arrays, in bytes."""
+        return sum(getattr(self, name).nbytes for name in (
+            'pixels', 'vectors', 'fractions', 'heat_pixels', 'heatmap',
+            'peak_vectors'))
+
+    @classmethod
+    def from_dense(cls, heatmap, vectors, fractions, footprint,
+                   heat_region=None, *, peak_floor=0.5, origin=(0, 0),
+                   shape=None):
+        """
+        Keep the parts of dense PCR maps that the decoder reads.
+
+        Parameters
+        ----------
+        heatmap : array_like, shape (h, w)
+            The centre heatmap.
+        vectors : array_like, shape (h, w, n, 2)
+            The vectors.
+        fractions : array_like, shape (h, w, n) or (h, w, 1, n)
+            The fractions (one band).
+        footprint : array_like of bool, shape (h, w)
+            The pixels to attribute.
+        heat_region : array_like of bool, shape (h, w), optional
+            Where to keep the heatmap; default everywhere.
+        peak_floor : float, optional
+            Keep the nearest-source vector where the heatmap is at least
+            this high.
+        origin : tuple of int, optional
+            Where ``[0, 0]`` of the maps lies in the image (for a tile of
+            a larger image).
+        shape : tuple of int, optional
+            The image shape; default the maps' shape.
+
+        Returns
+        -------
+        pcr : `SparsePCR`
+            A part to `merge` when ``origin`` and ``shape`` place it in a
+            larger image.
+        """
+        heatmap = np.asarray(heatmap)
+        local = heatmap.shape
+        shape = local if shape is None else tuple(shape)
+        vectors = np.asarray(vectors)
+        fractions = np.asarray(fractions)
+        if fractions.ndim == 4:
+            if fractions.shape[2] != 1:
+                raise ValueError(f'SparsePCR takes one band; fractions has '
+                                 f'{fractions.shape[2]} bands')
+            fractions = fractions[:, :, 0]
+        footprint = np.asarray(footprint, dtype=bool)
+        if heat_region is None:
+            heat_region = np.ones(local, dtype=bool)
+        if not (vectors.shape[:2] == fractions.shape[:2] == footprint.shape
+                == np.shape(heat_region) == local):
+            raise ValueError('heatmap, vectors, fractions, footprint and '
+                             'heat_region must share their (h, w) shape')
+
+        def flat(index):
+            yy, xx = np.divmod(index, local[1])
+            return (yy + origin[0]) * shape[1] + xx + origin[1]
+
+        own = np.flatnonzero(footprint)
+        heat = np.flatnonzero(heat_region)
+        heat_values = heatmap.ravel()[heat]
+        peaks = heat[heat_values >= peak_floor]
+        n = vectors.shape[2]
+        return cls(shape, flat(own), vectors.reshape(-1, n, 2)[own],
+                   fractions.reshape(-1, n)[own], flat(heat), heat_values,
+                   peak_floor, vectors.reshape(-1, n, 2)[peaks, 0])
+
+    @classmethod
+    def merge(cls, parts, shape=None, n_slots=None, peak_floor=0.5):
+        """
+        One `SparsePCR` from parts of disjoint pixels (e.g. the kept parts
+        of tiles).
+
+        Parameters
+        ----------
+        parts : list of `SparsePCR`
+            The parts, all of the same shape and ``peak_floor``.
+        shape, n_slots, peak_floor : optional
+            For an empty list: the result's shape, slots and floor.
+
+        Returns
+        -------
+        pcr : `SparsePCR`
+
+        Raises
+        ------
+        ValueError
+            If the parts differ in shape or floor, or share pixels.
+        """
+        parts = list(parts)
+        if not parts:
+            n = int(n_slots or 1)
+            empty = np.zeros(0, dtype=np.int64)
+            return cls(shape, empty, np.zeros((0, n, 2), np.float32),
+                       np.zeros((0, n), np.float32), empty,
+                       np.zeros(0, np.float32), peak_floor,
+                       np.zeros((0, 2), np.float32))
+        if len({(p.shape, p.peak_floor) for p in parts}) > 1:
+            raise ValueError('the parts differ in shape or peak_floor')
+
+        def join(name):
+            return np.concatenate([getattr(p, name) for p in parts])
+
+        pixels, heat_pixels = join('pixels'), join('heat_pixels')
+        order = np.argsort(pixels, kind='stable')
+        heat_order = np.argsort(heat_pixels, kind='stable')
+        heatmap = join('heatmap')
+        # The peak vectors follow the heat pixels at least peak_floor.
+        is_peak = heatmap >= parts[0].peak_floor
+        peak_rank = np.cumsum(is_peak) - 1
+        peak_vectors = join('peak_vectors')[
+            peak_rank[heat_order][is_peak[heat_order]]]
+        return cls(parts[0].shape, pixels[order], join('vectors')[order],
+                   join('fractions')[order], heat_pixels[heat_order],
+                   heatmap[heat_order], parts[0].peak_floor, peak_vectors)
+
+    def find_centres(self, threshold=0.5, min_distance=1, refine=True):
+        """
+        Source centres as local maxima of the heatmap.
+
+        The same centres as `~astropais.pcr.find_centres` on the dense
+        heatmap (0 where none is kept) and vectors.
+
+        Parameters
+        ----------
+        threshold : float, optional
+            Peaks must be at least this high; with ``refine``, at least
+            ``peak_floor`` and positive.  Without ``refine`` a threshold
+            of 0 or less is answered on a dense copy of the heatmap
+            (every pixel outside the kept ones is then a candidate).
+        min_distance : int, optional
+            See `~astropais.pcr.find_centres`.
+        refine : bool, optional
+            Refine each centre with its peak pixel's nearest-source
+            vector.
+
+        Returns
+        -------
+        centres : `~numpy.ndarray`, shape (N, 2)
+
+        Raises
+        ------
+        ValueError
+            If ``threshold`` is not finite, or below ``peak_floor`` with
+            ``refine``, or ``min_distance`` is not an integer >= 1.
+        """
+        from .decode import (_check_min_distance, _local_maxima,
+                             _peak_centres, _sparse_local_maxima)
+
+        min_distance = _check_min_distance(min_distance)
+        threshold = float(threshold)
+        if not np.isfinite(threshold):
+            raise ValueError(f'threshold must be finite, got {threshold}')
+        if refine and not threshold >= max(self.peak_floor,
+                                           np.finfo(float).tiny):
+            raise ValueError(f'threshold {threshold} is below the '
+                             f'peak_floor {self.peak_floor} at which the '
+                             'vectors for refining were kept (or not '
+                             'positive)')
+        if threshold > 0:
+            maxima = _sparse_local_maxima(self.heat_pixels, self.heatmap,
+                                          self.shape, threshold,
+                                          min_distance)
+        else:
+            dense = np.zeros(self.shape, dtype=self.heatmap.dtype)
+            dense.flat[self.heat_pixels] = self.heatmap
+            maxima = _local_maxima(dense, threshold, min_distance)
+            del dense
+
+        def height_at(flat):
+            if self.heat_pixels.size == 0:
+                return np.zeros(flat.size, dtype=self.heatmap.dtype)
+            where = np.minimum(np.searchsorted(self.heat_pixels, flat),
+                               self.heat_pixels.size - 1)
+            return np.where(self.heat_pixels[where] == flat,
+                            self.heatmap[where], 0).astype(self.heatmap.dtype)
+
+        def shift_at(flat):
+            peaks = self.heat_pixels[self.heatmap >= self.peak_floor]
+            return self.peak_vectors[np.searchsorted(peaks, flat)]
+
+        return _peak_centres(maxima, height_at, self.shape, min_distance,
+                             shift_at if refine else None)
+
+    def decode(self, centres, *, vote_tolerance=2.0, assignment='vote'):
+        """
+        Attribute the footprint pixels among given centres.
+
+        The same attribution as `~astropais.pcr.decode` on the dense maps
+        with ``centres`` given.
+
+        Parameters
+        ----------
+        centres : array_like, shape (N, 2)
+            The ``(y, x)`` centres; label ``i`` is ``centres[i - 1]``.
+        vote_tolerance : float, optional
+            See `~astropais.pcr.decode`.
+        assignment : {'vote', 'rank'}, optional
+            See `~astropais.pcr.decode`.
+
+        Returns
+        -------
+        attribution : `PixelAttribution`
+
+        Raises
+        ------
+        ValueError
+            If ``centres`` are not finite ``(N, 2)`` or an option is out
+            of range.
+
+        Warns
+        -----
+        AstropyUserWarning
+            With no centre: the footprint pixels stay unattributed.
+        """
+        from .decode import _decode_pixels
+
+        if assignment not in ('vote', 'rank'):
+            raise ValueError(f"assignment must be 'vote' or 'rank', got "
+                             f'{assignment!r}')
+        vote_tolerance = float(vote_tolerance)
+        if not vote_tolerance > 0 or not np.isfinite(vote_tolerance):
+            raise ValueError(f'vote_tolerance must be a positive number, '
+                             f'got {vote_tolerance}')
+        centres = np.asarray(centres, dtype=np.float64)
+        if centres.size == 0:
+            centres = centres.reshape(0, 2)
+        if centres.ndim != 2 or centres.shape[1] != 2:
+            raise ValueError(f'centres must have shape (N, 2), got '
+                             f'{centres.shape}')
+        if not np.all(np.isfinite(centres)):
+            raise ValueError('centres have NaN or inf values')
+        n = self.n_slots
+        if self.pixels.size == 0 or len(centres) == 0:
+            if self.pixels.size:
+                warnings.warn(f'no source centres: {self.pixels.size} '
+                              'footprint pixels are left unattributed',
+                              AstropyUserWarning)
+            return PixelAttribution(self.shape, self.pixels[:0],
+                                    np.zeros((0, n), np.int64),
+                                    np.zeros((0, n)), centres)
+        return _decode_pixels(self.shape, self.pixels, self.vectors,
+                              self.fractions, centres, vote_tolerance,
+                              assignment)
 
 
 def _mean_positions(pixels, labels, shape, n_labels):

@@ -19,7 +19,8 @@ own zero padding once biases act).
 import numpy as np
 
 __all__ = ['padded_length', 'tile_starts', 'tile_layout', 'needed_tiles',
-           'lazy_zeros', 'predict_tiled', 'receptive_radius']
+           'read_tile', 'iter_tiles', 'lazy_zeros', 'predict_tiled',
+           'receptive_radius']
 
 
 def padded_length(length, multiple=1):
@@ -141,9 +142,118 @@ def tile_layout(shape, tile_size, margin, multiple=1):
     return tiles
 
 
+def read_tile(image, slices):
+    """
+    A part of an image, zero-filled where it reaches past the bottom or
+    right edge (the padding to the pooling multiple).
+
+    Only the part itself is read, so a memory-mapped image is read tile
+    by tile.
+
+    Parameters
+    ----------
+    image : `~numpy.ndarray`
+        ``(H, W)`` or ``(H, W, b)``.
+    slices : tuple of two slice
+        Non-negative starts; the stops may exceed the image.
+
+    Returns
+    -------
+    tile : `~numpy.ndarray`
+        A new array of the slices' full shape and the image's dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> read_tile(np.ones((3, 3)), (slice(2, 4), slice(0, 2))).tolist()
+    [[1.0, 1.0], [0.0, 0.0]]
+    """
+    shape = tuple(part.stop - part.start for part in slices)
+    tile = np.zeros(shape + image.shape[2:], dtype=image.dtype)
+    inside = tuple(slice(part.start, min(part.stop, length))
+                   for part, length in zip(slices, image.shape))
+    tile[tuple(slice(0, part.stop - part.start) for part in inside)] = \
+        image[inside]
+    return tile
+
+
+def iter_tiles(predict, image, tile_size, margin, *, multiple=1,
+               batch_size=8, progress_bar=False, needed=None,
+               needed_margin=0, transform=None):
+    """
+    Run a per-pixel predictor on overlapping tiles, one kept part at a
+    time.
+
+    The generator behind `predict_tiled`: instead of stitching, it hands
+    out each tile's kept part as soon as its batch is predicted, so that
+    a caller can keep only what it needs (e.g. the footprint pixels) and
+    never hold whole-image outputs.
+
+    Parameters
+    ----------
+    predict, image, tile_size, margin, multiple, batch_size, progress_bar, \
+needed, needed_margin
+        As for `predict_tiled`.  ``image`` may be ``(H, W)`` when
+        ``transform`` adds the band axis.
+    transform : callable, optional
+        Applied to each batch of raw tiles before ``predict`` (e.g. the
+        network's normalisation), so that the whole image is never
+        transformed at once.  It must map 0 to 0 (the padding).
+
+    Yields
+    ------
+    keep : tuple of two slice
+        The kept part in image coordinates (clipped to the image).
+    outputs : dict of `~numpy.ndarray`
+        The predictor's outputs on the kept part, each of shape
+        ``(keep height, keep width, ...)``.
+
+    Raises
+    ------
+    ValueError
+        If ``needed`` does not have the image's shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> parts = list(iter_tiles(lambda b: {'y': 2 * b},
+    ...                         np.ones((40, 40, 1)), 16, 4))
+    >>> len(parts), sum(out['y'].size for _, out in parts)
+    (16, 1600)
+    """
+    height, width = image.shape[:2]
+    layout = tile_layout((height, width), tile_size, margin, multiple)
+    if needed is not None:
+        if needed.shape != (height, width):
+            raise ValueError(f'needed has shape {needed.shape}, the image '
+                             f'{(height, width)}')
+        layout = needed_tiles(layout, needed, needed_margin)
+    batches = range(0, len(layout), batch_size)
+    if progress_bar:
+        from tqdm.auto import tqdm
+        batches = tqdm(batches, desc='PAIS tiles')
+    for first in batches:
+        chunk = layout[first:first + batch_size]
+        batch = np.stack([read_tile(image, tile) for tile, _, _ in chunk])
+        if transform is not None:
+            batch = transform(batch)
+        result = predict(batch)
+        del batch
+        # A loop over the tiles of one batch: each hands out its part.
+        for index, (_, keep_img, keep_tile) in enumerate(chunk):
+            keep = tuple(slice(part.start, min(part.stop, length))
+                         for part, length in zip(keep_img, (height, width)))
+            if any(part.stop <= part.start for part in keep):
+                continue        # a kept part wholly in the padding
+            crop = tuple(slice(own.start, own.start + part.stop - part.start)
+                         for own, part in zip(keep_tile, keep))
+            yield keep, {key: value[index][crop]
+                         for key, value in result.items()}
+
+
 def predict_tiled(predict, image, tile_size, margin, *, multiple=1,
                   batch_size=8, progress_bar=False, needed=None,
-                  needed_margin=0):
+                  needed_margin=0, transform=None):
     """
     Run a per-pixel predictor on overlapping tiles and stitch the outputs.
 
@@ -153,9 +263,10 @@ def predict_tiled(predict, image, tile_size, margin, *, multiple=1,
         ``predict(batch)`` with ``batch`` of shape ``(B, t, t, b)``
         returns a dict of arrays of shape ``(B, t, t, ...)``.
     image : `~numpy.ndarray`
-        ``(H, W, b)`` input (already normalised).  It is zero-padded at
-        the bottom/right to a multiple of ``multiple`` only, as a single
-        pass pads it.
+        ``(H, W, b)`` input (already normalised, unless ``transform``
+        normalises each batch).  It is zero-padded at the bottom/right
+        to a multiple of ``multiple`` only, as a single pass pads it,
+        tile by tile (no padded copy of the image).
     tile_size : int
         The square tile size.
     margin : int
@@ -175,6 +286,9 @@ def predict_tiled(predict, image, tile_size, margin, *, multiple=1,
         default every tile runs.
     needed_margin : int, optional
         How far around a needed pixel the outputs must still be exact.
+    transform : callable, optional
+        Applied to each batch of tiles before ``predict`` (see
+        `iter_tiles`).
 
     Returns
     -------
@@ -197,36 +311,17 @@ def predict_tiled(predict, image, tile_size, margin, *, multiple=1,
     >>> float(out['y'][2, 2, 0]), float(out['y'][30, 30, 0])
     (2.0, 0.0)
     """
-    height, width = image.shape[:2]
-    pad = tuple((0, padded_length(length, multiple) - length)
-                for length in (height, width))
-    if any(after for _, after in pad):
-        padded = np.pad(image, pad + ((0, 0),) * (image.ndim - 2))
-    else:
-        padded = image                  # no copy when nothing is padded
-    layout = tile_layout(padded.shape[:2], tile_size, margin, multiple)
-    if needed is not None:
-        if needed.shape != (height, width):
-            raise ValueError(f'needed has shape {needed.shape}, the image '
-                             f'{(height, width)}')
-        layout = needed_tiles(layout, needed, needed_margin)
-    batches = range(0, len(layout), batch_size)
-    if progress_bar:
-        from tqdm.auto import tqdm
-        batches = tqdm(batches, desc='PAIS tiles')
     outputs = {}
-    for first in batches:
-        chunk = layout[first:first + batch_size]
-        batch = np.stack([padded[tile] for tile, _, _ in chunk])
-        result = predict(batch)
+    for keep, result in iter_tiles(
+            predict, image, tile_size, margin, multiple=multiple,
+            batch_size=batch_size, progress_bar=progress_bar, needed=needed,
+            needed_margin=needed_margin, transform=transform):
         for key, value in result.items():
             if key not in outputs:
-                outputs[key] = lazy_zeros(padded.shape[:2] + value.shape[3:],
+                outputs[key] = lazy_zeros(image.shape[:2] + value.shape[2:],
                                           dtype=value.dtype)
-            # A loop over the tiles of one batch: each pastes its part.
-            for k, (_, keep_img, keep_tile) in enumerate(chunk):
-                outputs[key][keep_img] = value[k][keep_tile]
-    return {key: value[:height, :width] for key, value in outputs.items()}
+            outputs[key][keep] = value
+    return outputs
 
 
 # Arrays at least this large are mapped page by page (see lazy_zeros).
