@@ -1,10 +1,7 @@
 """pytest configuration shared by every test in the package."""
 
-import os
-
-# Keep TensorFlow quiet and deterministic in tests; the backend is chosen by
-# the user through KERAS_BACKEND and defaults to TensorFlow.
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# TensorFlow's start-up logging is silenced by astropais itself
+# (astropais._backend, installed by ``import astropais``).
 
 try:
     from pytest_astropy_header.display import (PYTEST_HEADER_MODULES,

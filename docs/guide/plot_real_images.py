@@ -18,7 +18,7 @@ by eye on data neither was tuned for:
 
 Each image is reduced the same way as ``astropais deblend`` does by
 default: a sigma-clipped constant background and noise
-(`astropais.cli.background.estimate_sky`) and a threshold of 1.5 sigma.
+(`astropais.segmentation.estimate_background`) and a threshold of 1.5 sigma.
 """
 
 # %%
@@ -38,9 +38,8 @@ from photutils.segmentation import (SegmentationImage, SourceCatalog,
 from skimage import color, data as skimage_data
 
 from astropais import PAISDeblender, WeightedSourceCatalog
-from astropais.cli.background import estimate_sky
 from astropais.cli.figures import most_blended_pair
-from astropais.segmentation import detection_kernel
+from astropais.segmentation import detection_kernel, estimate_background
 
 ASTROPY = os.path.dirname(astropy.__file__)
 images = {
@@ -53,9 +52,9 @@ images = {
         skimage_data.hubble_deep_field())[::-1][:400, :400] * 255.0,
 }
 for name, image in images.items():
-    sky = estimate_sky(image)
+    sky = estimate_background(image)
     print(f'{name}: {image.shape[1]} x {image.shape[0]} pixels, background '
-          f'{sky.background:.4g}, noise sigma {sky.noise:.3g}')
+          f'{sky.background:.4g}, noise sigma {sky.background_rms:.3g}')
 
 # %%
 # Both detectors
@@ -71,9 +70,9 @@ finder = SourceFinder(n_pixels=5, progress_bar=False)
 deblender = PAISDeblender(n_pixels=5, progress_bar=False)
 results = {}
 for name, image in images.items():
-    sky = estimate_sky(image)
+    sky = estimate_background(image)
     work = image - sky.background
-    threshold = NSIGMA * sky.noise
+    threshold = NSIGMA * sky.background_rms
     convolved = convolve(work, kernel, normalize_kernel=True)
     segm_phot = finder(convolved, threshold)
     segm_pais = deblender(work, threshold, convolved_data=convolved)

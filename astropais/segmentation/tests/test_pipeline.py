@@ -84,7 +84,7 @@ def test_deblend_field_kernel_fwhm_detects_on_smoothed_image(tiny_model):
     image, _ = gaussian_scene((60, 60), [(30, 30, 2.0, 300.0)], noise=1.0,
                               seed=4)
     result = deblend_field(image, n_sigma=1.5, n_pixels=5, model=tiny_model,
-                           subtract_background=False, kernel_fwhm=3.0)
+                           background='none', kernel_fwhm=3.0)
     kernel = make_2dgaussian_kernel(3.0, size=2 * 5 + 1)
     expected = detect_sources(convolve(image, kernel), result.threshold, 5,
                               connectivity=8)
@@ -161,3 +161,92 @@ def test_nan_uncertainty_warns_and_masks(deblender):
         result = deblend_field(NDData(image, uncertainty=StdDevUncertainty(
             error)), n_sigma=3.0, deblender=deblender)
     assert np.isnan(result.data[3, 4])
+
+
+def test_subtract_background_is_deprecated_for_background(deblender):
+    from astropy.utils.exceptions import AstropyDeprecationWarning
+    image, _ = gaussian_scene((48, 64), [(24, 30, 2.0, 600.0)], noise=1.0)
+    with pytest.warns(AstropyDeprecationWarning, match='background='):
+        old = deblend_field(image + 7.0, n_sigma=3.0, deblender=deblender,
+                            subtract_background=False)
+    assert old.sky.method == 'none' and old.background == 0.0
+    new = deblend_field(image + 7.0, n_sigma=3.0, deblender=deblender,
+                        background='none')
+    np.testing.assert_array_equal(old.data, new.data)
+
+
+def test_deblend_field_background_2d_follows_a_sloped_sky(deblender):
+    image, _ = gaussian_scene((64, 96), [(30, 30, 2.0, 800.0),
+                                         (34, 70, 2.5, 900.0)], noise=1.0,
+                              seed=2)
+    sky = 20.0 + 10.0 * np.arange(96)[None, :] / 95.0
+    result = deblend_field(image + sky, n_sigma=3.0, deblender=deblender,
+                           background='2d', box_size=16, filter_size=3)
+    assert result.sky.method == '2d'
+    assert result.background.shape == image.shape
+    assert np.median(np.abs(result.background - sky)) < 0.5
+    assert result.threshold.shape == image.shape
+    np.testing.assert_allclose(result.threshold, 3.0 * result.noise_sigma)
+    np.testing.assert_allclose(
+        result.catalog.segment_flux.sum(),
+        result.data[result.segmentation.footprint].sum())
+    with pytest.raises(ValueError, match='box size'):
+        deblend_field(image, deblender=deblender, background='2d',
+                      box_size=0)
+
+
+def test_deblend_field_error_maps_give_photutils_errors(deblender):
+    from photutils.segmentation import SegmentationImage, SourceCatalog
+    image, _ = gaussian_scene((48, 64), [(20, 20, 2.0, 900.0),
+                                         (22, 26, 2.0, 500.0),
+                                         (30, 50, 2.5, 900.0)], noise=1.0,
+                              seed=3)
+    error = np.linspace(0.9, 1.1, image.size).reshape(image.shape)
+    results = [deblend_field(image + 5.0, n_sigma=3.0, deblender=deblender,
+                             progress_bar=False, **maps)
+               for maps in ({'error': error}, {'variance': error ** 2},
+                            {'weight': error ** -2})]
+    result = results[0]
+    np.testing.assert_allclose(result.threshold, 3.0 * error)
+    assert result.noise_sigma == pytest.approx(np.median(error))
+    flux_err = result.catalog.segment_flux_err
+    assert np.all(np.isfinite(flux_err))
+    for other in results[1:]:
+        np.testing.assert_allclose(other.catalog.segment_flux_err, flux_err,
+                                   rtol=1e-12)
+    # photutils on the same (disjoint) segmentation, where no pixel is
+    # shared between sources.
+    segm = result.segmentation
+    reference = SourceCatalog(result.data, SegmentationImage(segm.data),
+                              error=error)
+    attr = segm.attribution
+    shared = np.unique(attr.labels[(attr.weights < 1) & (attr.labels > 0)])
+    alone = np.setdiff1d(segm.labels, shared)
+    assert alone.size > 0
+    rows = np.searchsorted(result.catalog.labels, alone)
+    np.testing.assert_allclose(flux_err[rows], reference.segment_flux_err[
+        np.searchsorted(reference.labels, alone)], rtol=1e-10)
+    without = deblend_field(image + 5.0, n_sigma=3.0, deblender=deblender)
+    assert np.all(np.isnan(without.catalog.segment_flux_err))
+
+
+def test_deblend_field_uncertainty_units_and_conflicts(deblender):
+    import astropy.units as u
+    from astropy.nddata import NDData, StdDevUncertainty
+    image, _ = gaussian_scene((48, 64), [(24, 30, 2.0, 600.0)], noise=1.0)
+    error = np.full(image.shape, 1.0)
+    jansky = deblend_field(image * u.Jy, n_sigma=3.0, deblender=deblender,
+                           variance=(error * 1e3) ** 2 * u.mJy ** 2)
+    assert jansky.catalog.segment_flux_err.unit == u.Jy
+    np.testing.assert_allclose(jansky.threshold.to_value(u.Jy), 3.0)
+    for kwargs, words in (
+            ({'error': error, 'weight': error}, 'at most one'),
+            ({'data': image * u.Jy, 'error': error}, 'compatible unit'),
+            ({'error': error * u.Jy}, 'data have none'),
+            ({'data': image * u.Jy, 'error': error * u.s}, 'does not match'),
+            ({'data': NDData(image, uncertainty=StdDevUncertainty(error)),
+              'error': error}, 'already carry'),
+            ({'error': error[:5]}, 'shape')):
+        data = kwargs.pop('data', image)
+        with pytest.raises(ValueError, match=words):
+            deblend_field(data, deblender=deblender, **kwargs)
