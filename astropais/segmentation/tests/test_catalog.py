@@ -263,6 +263,55 @@ def test_aperture_mask_method_partial(scene):
                           values(correct.kron_flux)[0])
 
 
+def _undefined_kron_scene():
+    """
+    A blended pair and an isolated source whose convolved data are zero
+    over its whole fraction support: its convolved moments vanish, so its
+    centroid, shape and Kron aperture are undefined (photutils: NaN Kron
+    flux), while the raw data under it are an ordinary source.
+    """
+    from astropy.convolution import convolve
+    from photutils.segmentation import make_2dgaussian_kernel
+    sources = [(18, 20, 2.5, 1000.0), (22, 27, 2.0, 500.0),
+               (20, 60, 1.5, 300.0)]
+    image, truth = gaussian_scene((40, 75), sources, noise=0.5)
+    footprint = np.sum(truth, axis=0) > 1.0
+    # Fractions with compact support: the isolated source shares no pixel.
+    compact = [np.where(t > 1e-3, t, 0.0) for t in truth]
+    segm = WeightedSegmentationImage(truth_attribution(compact, footprint))
+    index = list(segm.labels).index(3)
+    support = np.zeros(image.shape, dtype=bool)
+    support[segm.fraction_slices[index]] = segm.fraction_cutouts[index] > 0
+    conv = convolve(image, make_2dgaussian_kernel(3.0, size=5))
+    return image, segm, np.where(support, 0.0, conv)
+
+
+def test_flux_radius_nan_where_kron_flux_not_finite():
+    image, segm, conv = _undefined_kron_scene()
+    # Disjoint map: photutils' own catalog gives NaN Kron flux and NaN
+    # flux_radius for source 3; ours gives the same (finite elsewhere).
+    plain = SegmentationImage(segm.data.copy())
+    theirs = SourceCatalog(image, plain, convolved_data=conv)
+    for segmentation in (plain, WeightedSegmentationImage.from_segmentation(
+            plain.data)):
+        ours = WeightedSourceCatalog(image, segmentation,
+                                     convolved_data=conv)
+        np.testing.assert_allclose(values(ours.kron_flux),
+                                   values(theirs.kron_flux), rtol=1e-10)
+        np.testing.assert_allclose(values(ours.flux_radius(0.5)),
+                                   values(theirs.flux_radius(0.5)),
+                                   rtol=1e-10)
+    assert np.isnan(values(theirs.kron_flux)[2])
+    # Partial fractions: the same rule, NaN where the Kron flux is NaN
+    # (not the lower end of the radius search, 0.1 pix), finite elsewhere.
+    weighted = WeightedSourceCatalog(image, segm, convolved_data=conv)
+    kron_flux = values(weighted.kron_flux)
+    radius = values(weighted.flux_radius(0.5))
+    np.testing.assert_array_equal(np.isfinite(kron_flux), [True, True, False])
+    np.testing.assert_array_equal(np.isfinite(radius), np.isfinite(kron_flux))
+    assert np.all(radius[:2] > 1.0)
+
+
 def test_nddata_and_ccddata_inputs(scene):
     from astropy.nddata import CCDData, NDData, StdDevUncertainty
     image, _, segm, _ = scene
