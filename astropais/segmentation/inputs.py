@@ -13,7 +13,7 @@ from astropy.stats import mad_std
 from astropy.utils.exceptions import AstropyUserWarning
 
 __all__ = ['PreparedImage', 'prepare_image', 'estimate_noise',
-           'threshold_value', 'unpack_nddata', 'check_real',
+           'threshold_value', 'in_data_unit', 'unpack_nddata', 'check_real',
            'check_positive_int']
 
 
@@ -238,22 +238,28 @@ def unpack_nddata(data):
     >>> values, mask, error, wcs = unpack_nddata(nd)
     >>> values.unit, error[0, 0]
     (Unit("adu"), <Quantity 0.5 adu>)
+    >>> nd = NDData(np.ones((2, 2)), unit='Jy', uncertainty=StdDevUncertainty(
+    ...     np.full((2, 2), 500.0), unit='mJy'))
+    >>> unpack_nddata(nd)[2][0, 0]
+    <Quantity 0.5 Jy>
     """
     if not isinstance(data, NDData):
         return data, None, None, None
     values = np.asanyarray(data.data)
-    error = None
+    error = error_unit = None
     if data.uncertainty is not None:
         try:
-            error = np.asarray(data.uncertainty.represent_as(
-                StdDevUncertainty).array, dtype=float)
+            std = data.uncertainty.represent_as(StdDevUncertainty)
+            error, error_unit = np.asarray(std.array, dtype=float), std.unit
         except (TypeError, ValueError, AttributeError) as exc:
             raise TypeError('cannot convert the NDData uncertainty to a '
                             f'standard deviation: {exc}') from exc
     if data.unit is not None:
         values = u.Quantity(values, data.unit, copy=False)
         if error is not None:
-            error = u.Quantity(error, data.unit, copy=False)
+            # An uncertainty in its own unit (mJy for data in Jy) is
+            # converted, not relabelled.
+            error = u.Quantity(error, error_unit or data.unit).to(data.unit)
     mask = None if data.mask is None else np.asarray(data.mask)
     return values, mask, error, data.wcs
 
@@ -328,6 +334,56 @@ def _every_nth(data, usable, step):
     return np.concatenate(parts)
 
 
+def in_data_unit(value, unit, name):
+    """
+    A value given with the data (a threshold, an error map) as a plain
+    number or array in the data unit.
+
+    Parameters
+    ----------
+    value : float, array_like or `~astropy.units.Quantity`
+        The value.
+    unit : `~astropy.units.UnitBase` or `None`
+        The data unit.
+    name : str
+        The value's name, for the messages.
+
+    Returns
+    -------
+    value : float or array_like
+        A `~astropy.units.Quantity` converted to ``unit`` and stripped;
+        anything else as it is.
+
+    Raises
+    ------
+    ValueError
+        If the value has a unit and the data none, its unit does not
+        convert to the data's, or the data have a unit and the value none.
+
+    Examples
+    --------
+    >>> import astropy.units as u
+    >>> float(in_data_unit(500 * u.mJy, u.Jy, 'error'))
+    0.5
+    >>> in_data_unit(2.0, u.Jy, 'error')
+    Traceback (most recent call last):
+    ...
+    ValueError: the data have unit Jy; give error as a Quantity in a compatible unit
+    """
+    if isinstance(value, u.Quantity):
+        if unit is None:
+            raise ValueError(f'{name} has a unit but the data have none')
+        try:
+            return value.to_value(unit)
+        except u.UnitConversionError as exc:
+            raise ValueError(f'{name} unit does not match the data: '
+                             f'{exc}') from exc
+    if unit is not None and unit != u.dimensionless_unscaled:
+        raise ValueError(f'the data have unit {unit}; give {name} as a '
+                         'Quantity in a compatible unit')
+    return value
+
+
 def threshold_value(threshold, unit, shape):
     """
     The detection threshold as a plain float or array in the data unit.
@@ -352,18 +408,8 @@ def threshold_value(threshold, unit, shape):
         If the threshold has the wrong shape, is not finite, or its unit
         does not match the data's.
     """
-    if isinstance(threshold, u.Quantity):
-        if unit is None:
-            raise ValueError('threshold has a unit but the data have none')
-        try:
-            threshold = threshold.to_value(unit)
-        except u.UnitConversionError as exc:
-            raise ValueError(f'threshold unit does not match the data: '
-                             f'{exc}') from exc
-    elif unit is not None and unit != u.dimensionless_unscaled:
-        raise ValueError(f'the data have unit {unit}; give the threshold as '
-                         'a Quantity in a compatible unit')
-    threshold = np.asarray(threshold, dtype=float)
+    threshold = np.asarray(in_data_unit(threshold, unit, 'threshold'),
+                           dtype=float)
     if threshold.ndim not in (0,) and threshold.shape != shape:
         raise ValueError(f'threshold must be a scalar or an array of shape '
                          f'{shape}, got shape {threshold.shape}')

@@ -17,7 +17,7 @@ from astropy.utils.exceptions import AstropyDeprecationWarning
 from .background import estimate_background
 from .catalog import WeightedSourceCatalog
 from .deblender import PAISDeblender
-from .inputs import prepare_image
+from .inputs import in_data_unit, prepare_image
 from .uncertainty import UNCERTAINTY_KINDS, error_from_map
 
 __all__ = ['DEFAULT_N_SIGMA', 'DeblendResult', 'deblend_field',
@@ -264,20 +264,8 @@ def _error_map(unit, **maps):
         raise ValueError('give at most one of error, variance and weight, '
                          f'got {", ".join(kind for kind, _ in given)}')
     kind, values = given[0]
-    error = error_from_map(values, kind)
-    if isinstance(error, u.Quantity):
-        if unit is None:
-            raise ValueError(f'the {kind} map has a unit but the data have '
-                             'none')
-        try:
-            return error.to_value(unit)
-        except u.UnitConversionError as exc:
-            raise ValueError(f'the {kind} map does not match the data '
-                             f'unit {unit}: {exc}') from exc
-    if unit is not None and unit != u.dimensionless_unscaled:
-        raise ValueError(f'the data have unit {unit}; give the {kind} map as '
-                         'a Quantity in a compatible unit')
-    return error
+    return in_data_unit(error_from_map(values, kind), unit,
+                        f'the {kind} map')
 
 
 def _fill_masked(noise, mask):
