@@ -18,8 +18,8 @@ from photutils.utils.exceptions import NoDetectionsWarning
 
 from .inputs import (check_positive_int, estimate_noise, prepare_image,
                      threshold_value)
-from .tiling import (needed_tiles, padded_length, predict_tiled,
-                     receptive_radius, tile_layout)
+from .tiling import (iter_tiles, needed_tiles, padded_length,
+                     predict_tiled, receptive_radius, tile_layout)
 from .weighted import WeightedSegmentationImage
 
 __all__ = ['PAISDeblender']
@@ -82,7 +82,7 @@ class PAISDeblender:
     batch_size : int, optional
         Tiles per network call.
     peak_threshold : float, optional
-        Minimum heatmap value of a source centre.
+        Minimum heatmap value of a source centre (positive).
     min_distance : int, optional
         Minimum separation of two centres in pixels.
     vote_tolerance : float, optional
@@ -166,6 +166,11 @@ class PAISDeblender:
         self.connectivity = connectivity
         self.batch_size = check_positive_int(batch_size, 'batch_size')
         self.peak_threshold = float(peak_threshold)
+        if not self.peak_threshold > 0:
+            # The heatmap is kept near the footprint only: 0 elsewhere
+            # must never be a peak.
+            raise ValueError(f'peak_threshold must be positive, got '
+                             f'{peak_threshold!r}')
         self.min_distance = int(min_distance)
         self.vote_tolerance = float(vote_tolerance)
         if assignment not in ('rank', 'vote'):
@@ -297,6 +302,26 @@ class PAISDeblender:
                 f'model={self.model!r}, tile_size={self.tile_size}, '
                 f'overlap={self.overlap}, precision={self.precision!r})')
 
+    def _tiling(self, data, footprint):
+        """The predictor (tile batches in, clipped PCR out), the batch
+        transform (normalisation) and the tile size for one image."""
+        def predict(batch):
+            out = self.model.predict(batch, batch_size=self.batch_size)
+            # Clipped tile by tile: no second full-size array.
+            np.maximum(out['fractions'], 0, out=out['fractions'])
+            return out
+
+        tile_size = self.tile_size
+        if (footprint is not None and self._auto_tile_size
+                and max(data.shape) > self.tile_size):
+            tile_size = self._sparse_tile_size(footprint)
+        return predict, tile_size
+
+    def _normaliser(self, noise_sigma):
+        """The network's input transform of a batch of raw tiles."""
+        return lambda batch: self.model.normalise(batch[..., None],
+                                                  noise_sigma)
+
     def predict_pcr(self, data, noise_sigma, footprint=None):
         """
         The network's stitched PCR of a whole image.
@@ -320,34 +345,84 @@ class PAISDeblender:
         -------
         pcr : dict of `~numpy.ndarray`
             ``heatmap`` (H, W), ``vectors`` (H, W, n, 2) in pixels and
-            ``fractions`` (H, W, n), clipped at 0; all float32.
+            ``fractions`` (H, W, n), clipped at 0; all float32.  These
+            whole-image maps take 40 bytes a pixel (n = 3): a call of the
+            deblender keeps only what it decodes (`predict_sparse_pcr`).
         """
-        normalised = self.model.normalise(data[..., None], noise_sigma)
-
-        def predict(batch):
-            out = self.model.predict(batch, batch_size=self.batch_size)
-            # Clipped tile by tile: no second full-size array.
-            np.maximum(out['fractions'], 0, out=out['fractions'])
-            return out
-
-        tile_size = self.tile_size
-        if footprint is not None and self._auto_tile_size:
-            tile_size = self._sparse_tile_size(footprint)
+        predict, tile_size = self._tiling(data, footprint)
         if max(data.shape) <= self.tile_size:
             # One tile holds the image: the network's own prediction of it
             # (zero-padded only to the pooling multiple), no tiles.
-            out = {key: value[0]
-                   for key, value in predict(normalised[None]).items()}
+            out = {key: value[0] for key, value in predict(
+                self._normaliser(noise_sigma)(data[None])).items()}
         else:
-            out = predict_tiled(predict, normalised, tile_size,
-                                self.overlap,
+            out = predict_tiled(predict, data, tile_size, self.overlap,
                                 multiple=self.model.size_multiple,
                                 batch_size=self.batch_size,
                                 progress_bar=self.progress_bar,
                                 needed=footprint,
-                                needed_margin=self._needed_margin)
+                                needed_margin=self._needed_margin,
+                                transform=self._normaliser(noise_sigma))
         return {'heatmap': out['heatmap'], 'vectors': out['vectors'],
                 'fractions': out['fractions'][..., 0, :]}
+
+    def predict_sparse_pcr(self, data, noise_sigma, footprint):
+        """
+        The network's PCR where the deblender reads it, kept as the tiles
+        complete.
+
+        Only tiles near the footprint run (as in `predict_pcr`); of each
+        tile's kept part only the vectors and fractions of the footprint
+        pixels, the heatmap within ``4 min_distance + 2`` pixels of them
+        (the reach of the centre search), and the nearest-source vectors
+        where the heatmap reaches ``peak_threshold`` are kept.  The image
+        is read and normalised a batch of tiles at a time.  Memory:
+        ``O(footprint + tile)``, never the whole-image maps.
+
+        Parameters
+        ----------
+        data : `~numpy.ndarray`
+            The 2-D background-subtracted image (no NaN; masked pixels 0);
+            it may be memory-mapped.
+        noise_sigma : float
+            The background noise for the normalisation.
+        footprint : `~numpy.ndarray` of bool
+            The pixels to attribute.
+
+        Returns
+        -------
+        pcr : `~astropais.pcr.SparsePCR`
+            Its `~astropais.pcr.SparsePCR.find_centres` and
+            `~astropais.pcr.SparsePCR.decode` give what
+            `~astropais.pcr.find_centres` and `~astropais.pcr.decode`
+            give on `predict_pcr`'s maps (tested).
+        """
+        from astropais.pcr import SparsePCR
+        from scipy import ndimage
+
+        predict, tile_size = self._tiling(data, footprint)
+        margin = self._needed_margin
+        parts = []
+        for keep, out in iter_tiles(
+                predict, data, tile_size, self.overlap,
+                multiple=self.model.size_multiple,
+                batch_size=self.batch_size, progress_bar=self.progress_bar,
+                needed=footprint, needed_margin=margin,
+                transform=self._normaliser(noise_sigma)):
+            grown = tuple(slice(max(part.start - margin, 0),
+                                part.stop + margin) for part in keep)
+            near = ndimage.maximum_filter(footprint[grown],
+                                          size=2 * margin + 1,
+                                          mode='constant')
+            near = near[tuple(slice(part.start - big.start,
+                                    part.stop - big.start)
+                              for part, big in zip(keep, grown))]
+            parts.append(SparsePCR.from_dense(
+                out['heatmap'], out['vectors'], out['fractions'],
+                footprint[keep], near, peak_floor=self.peak_threshold,
+                origin=(keep[0].start, keep[1].start), shape=data.shape))
+        return SparsePCR.merge(parts, shape=data.shape,
+                               peak_floor=self.peak_threshold)
 
     def __call__(self, data, threshold, mask=None, *, convolved_data=None,
                  centres=None):
@@ -399,8 +474,7 @@ class PAISDeblender:
             shape, or ``centres`` are not finite, lie outside the image
             or repeat a pixel.
         """
-        from astropais.pcr import (decode, find_centres, missing_peaks,
-                                   prune_centres)
+        from astropais.pcr import missing_peaks, prune_centres
 
         image = prepare_image(data, mask)
         threshold = threshold_value(threshold, image.unit, image.data.shape)
@@ -422,6 +496,11 @@ class PAISDeblender:
                           NoDetectionsWarning)
             return None
         # photutils warns (NoDetectionsWarning) when nothing is detected.
+        if np.ndim(threshold) == 0:
+            # Compared in float64 whatever the data's type, as photutils
+            # compares float64 data (a Python float would be rounded to a
+            # float32 image's type).
+            threshold = np.float64(threshold)
         detection = detect_sources(detection_data, threshold, self.n_pixels,
                                    connectivity=self.connectivity,
                                    mask=image.mask)
@@ -444,13 +523,11 @@ class PAISDeblender:
                           f'normalisation uses sigma={noise_sigma:.3g}',
                           AstropyUserWarning)
 
-        pcr = self.predict_pcr(image.data, noise_sigma, footprint)
+        pcr = self.predict_sparse_pcr(image.data, noise_sigma, footprint)
         given = centres is not None
         if not given:
-            centres = find_centres(pcr['heatmap'],
-                                   threshold=self.peak_threshold,
-                                   min_distance=self.min_distance,
-                                   vectors=pcr['vectors'])
+            centres = pcr.find_centres(threshold=self.peak_threshold,
+                                       min_distance=self.min_distance)
             centres = self._inside(centres, footprint)
             if self.prune:
                 centres = np.vstack([centres, missing_peaks(
@@ -467,11 +544,8 @@ class PAISDeblender:
         else:
             order = np.lexsort((centres[:, 1], centres[:, 0]))
         centres, segment_ids = centres[order], segment_ids[order]
-        attribution = decode(pcr['heatmap'], pcr['vectors'],
-                             pcr['fractions'], footprint,
-                             centres=centres,
-                             vote_tolerance=self.vote_tolerance,
-                             assignment=self.assignment)
+        attribution = pcr.decode(centres, vote_tolerance=self.vote_tolerance,
+                                 assignment=self.assignment)
         if self.prune and not given:
             keep = prune_centres(attribution, image.data,
                                  smoothed=detection_data,
@@ -484,10 +558,8 @@ class PAISDeblender:
                                  segments=detection.data)
             if not keep.all():
                 centres, segment_ids = centres[keep], segment_ids[keep]
-                attribution = decode(
-                    pcr['heatmap'], pcr['vectors'],
-                    pcr['fractions'], footprint,
-                    centres=centres, vote_tolerance=self.vote_tolerance,
+                attribution = pcr.decode(
+                    centres, vote_tolerance=self.vote_tolerance,
                     assignment=self.assignment)
         attribution = self._confine(attribution, detection.data, segment_ids)
         segm = WeightedSegmentationImage(attribution)

@@ -25,7 +25,10 @@ class PreparedImage:
     Parameters
     ----------
     data : `~numpy.ndarray`
-        float64 image, masked pixels set to 0.
+        Floating-point image (float32 stays float32, see
+        `prepare_image`), masked pixels set to 0.  It is the caller's
+        array itself when nothing had to change: read it, never write
+        it.
     mask : `~numpy.ndarray` of bool
         `True` for pixels to ignore (user mask, NDData mask, NaN/inf).
     unit : `~astropy.units.UnitBase` or `None`
@@ -69,7 +72,13 @@ def prepare_image(data, mask=None):
     Returns
     -------
     image : `PreparedImage`
-        The validated image.
+        The validated image.  Its data keep the input's floating-point
+        type (float32 stays float32; integers become float32 up to 16
+        bits, float64 beyond) and are not copied when no pixel is masked
+        and the type is kept, so a memory-mapped FITS image is only read
+        (its pages as they are used), never duplicated.  With masked
+        pixels the data are copied once, in that type, and set to 0
+        there.
 
     Raises
     ------
@@ -102,7 +111,7 @@ def prepare_image(data, mask=None):
                          f'dimension(s) (shape {data.shape})')
     if mask is not None:
         masks.append(('mask', mask))
-    data = np.array(data, dtype=np.float64)
+    dtype = np.result_type(data.dtype, np.float32)
     full_mask = np.zeros(data.shape, dtype=bool)
     for name, value in masks:
         full_mask |= _as_mask(value, data.shape, name)
@@ -116,12 +125,18 @@ def prepare_image(data, mask=None):
                           'NaN or inf uncertainty were masked',
                           AstropyUserWarning)
             full_mask |= bad_error
-    bad = ~np.isfinite(data) & ~full_mask
+    bad = ~np.isfinite(data)
+    bad &= ~full_mask
     if np.any(bad):
         warnings.warn(f'{np.count_nonzero(bad)} NaN or inf pixel(s) in the '
                       'data were masked', AstropyUserWarning)
         full_mask |= bad
-    data[full_mask] = 0.0
+    del bad
+    if np.any(full_mask):
+        data = np.array(data, dtype=dtype)
+        data[full_mask] = 0.0
+    else:
+        data = np.asarray(data, dtype=dtype)
     return PreparedImage(data, full_mask, unit, error, wcs)
 
 
@@ -311,7 +326,9 @@ def estimate_noise(image, footprint=None, max_samples=None):
     step = 1
     if max_samples is not None and n_usable > max_samples:
         step = -(-n_usable // int(max_samples))
-    return float(mad_std(_every_nth(image.data, usable, step)))
+    # In float64 whatever the image's type (float32 values are exact).
+    return float(mad_std(_every_nth(image.data, usable, step).astype(
+        np.float64)))
 
 
 # Pixels scanned at a time by _every_nth.

@@ -468,3 +468,74 @@ def test_default_tiles_shrink_on_empty_sky_with_the_same_result(tiny_model):
     np.testing.assert_array_equal(tiled.data, single.data)
     for a, b in zip(tiled.fraction_cutouts, single.fraction_cutouts):
         np.testing.assert_allclose(a, b, atol=1e-3)
+
+
+def test_sparse_pcr_decodes_as_the_stitched_maps(tiny_model):
+    # The deblender keeps the network outputs only at and near the
+    # footprint, tile by tile; centres and attribution equal those
+    # decoded from the whole-image stitched maps, in a fraction of their
+    # memory.
+    from astropais.pcr import decode, find_centres
+    image, _ = gaussian_scene((192, 192), [(20, 24, 2.0, 800.0),
+                                           (23, 29, 1.8, 500.0),
+                                           (90, 100, 2.5, 900.0),
+                                           (150, 160, 2.0, 600.0)],
+                              noise=1.0, seed=9)
+    deblender = PAISDeblender(n_pixels=5, model=tiny_model, tile_size=32,
+                              overlap=12, precision='float32',
+                              progress_bar=False)
+    footprint = detect_sources(image, 3.0, 5).data > 0
+    dense = deblender.predict_pcr(image, 1.0, footprint)
+    sparse = deblender.predict_sparse_pcr(image, 1.0, footprint)
+    np.testing.assert_array_equal(sparse.pixels, np.flatnonzero(footprint))
+    np.testing.assert_array_equal(
+        sparse.vectors, dense['vectors'].reshape(-1, *sparse.vectors.shape[
+            1:])[sparse.pixels])
+    np.testing.assert_array_equal(
+        sparse.heatmap, dense['heatmap'].ravel()[sparse.heat_pixels])
+    whole = sum(value.nbytes for value in dense.values())
+    assert sparse.nbytes < whole / 4
+    # The centres the deblender keeps: those in the footprint (the
+    # heatmap is kept within the reach of the centre search around it).
+    centres = deblender._inside(find_centres(
+        dense['heatmap'], threshold=0.5, min_distance=2,
+        vectors=dense['vectors']), footprint)
+    assert len(centres) >= 3
+    np.testing.assert_array_equal(
+        deblender._inside(sparse.find_centres(0.5, 2), footprint), centres)
+    centres = np.vstack([centres, [[90.0, 100.0]]])
+    want = decode(dense['heatmap'], dense['vectors'], dense['fractions'],
+                  footprint, centres=centres, vote_tolerance=8.0)
+    got = sparse.decode(centres, vote_tolerance=8.0)
+    np.testing.assert_array_equal(got.labels, want.labels)
+    np.testing.assert_array_equal(got.weights, want.weights)
+    with pytest.raises(ValueError, match='peak_threshold must be positive'):
+        PAISDeblender(n_pixels=5, model=tiny_model, peak_threshold=0)
+
+
+def test_memory_mapped_float32_image_is_read_not_copied(tiny_model, scene,
+                                                        tmp_path):
+    # A float32 image (here a memory map) is used as it is: no float64
+    # copy, the same result as the in-memory float64 image.
+    from astropais.segmentation.inputs import prepare_image
+    data = scene.astype(np.float32)
+    mapped = np.lib.format.open_memmap(tmp_path / 'image.npy', mode='w+',
+                                       dtype=np.float32, shape=data.shape)
+    mapped[:] = data
+    mapped.flush()
+    mapped = np.load(tmp_path / 'image.npy', mmap_mode='r')
+    prepared = prepare_image(mapped)
+    assert prepared.data.dtype == np.float32
+    assert np.shares_memory(prepared.data, mapped)
+    assert prepare_image(data.astype(np.int16)).data.dtype == np.float32
+    with pytest.warns(AstropyUserWarning, match='NaN'):
+        holed = prepare_image(np.where(data > 10, np.float32(np.nan), data))
+    assert holed.data.dtype == np.float32 and not np.isnan(holed.data).any()
+    assert holed.mask.any()
+    deblender = PAISDeblender(n_pixels=5, model=tiny_model,
+                              precision='float32', progress_bar=False)
+    from_map = deblender(mapped, 3.0)
+    in_memory = deblender(data.astype(np.float64), 3.0)
+    np.testing.assert_array_equal(from_map.data, in_memory.data)
+    np.testing.assert_allclose(from_map.attribution.weights,
+                               in_memory.attribution.weights, atol=1e-6)
