@@ -239,6 +239,13 @@ def test_deblend_field_uncertainty_units_and_conflicts(deblender):
                            variance=(error * 1e3) ** 2 * u.mJy ** 2)
     assert jansky.catalog.segment_flux_err.unit == u.Jy
     np.testing.assert_allclose(jansky.threshold.to_value(u.Jy), 3.0)
+    # An NDData uncertainty in its own unit is converted to the data's.
+    milli = deblend_field(NDData(image, unit='Jy', uncertainty=(
+        StdDevUncertainty(error * 1e3, unit='mJy'))), n_sigma=3.0,
+        deblender=deblender)
+    np.testing.assert_allclose(milli.threshold.to_value(u.Jy), 3.0)
+    np.testing.assert_allclose(milli.catalog.segment_flux_err,
+                               jansky.catalog.segment_flux_err)
     for kwargs, words in (
             ({'error': error, 'weight': error}, 'at most one'),
             ({'data': image * u.Jy, 'error': error}, 'compatible unit'),
