@@ -7,8 +7,8 @@ import sys
 
 import numpy as np
 
-__all__ = ['add_parser', 'add_common_options', 'run', 'provenance',
-           'report']
+__all__ = ['add_parser', 'add_common_options', 'common_deblender', 'run',
+           'provenance', 'report']
 
 
 def add_common_options(parser):
@@ -47,6 +47,28 @@ def add_common_options(parser):
                         help='replace existing output files')
     parser.add_argument('--progress', action='store_true',
                         help='show progress bars')
+
+
+def common_deblender(args):
+    """
+    The deblender that the options of `add_common_options` configure.
+
+    Parameters
+    ----------
+    args : `argparse.Namespace`
+        The parsed arguments.
+
+    Returns
+    -------
+    deblender : `~astropais.PAISDeblender`
+        With ``--n-pixels``, ``--model``, ``--precision`` and
+        ``--progress``.
+    """
+    from astropais.segmentation import PAISDeblender
+
+    return PAISDeblender(args.n_pixels, model=args.model,
+                         precision=args.precision,
+                         progress_bar=args.progress)
 
 
 def add_parser(subparsers):
@@ -231,7 +253,7 @@ def run(args):
         0 on success, 1 if no source was found, 2 on an error.
     """
     from astropais.io import write_products
-    from astropais.segmentation import PAISDeblender, deblend_field
+    from astropais.segmentation import deblend_field
 
     from .fitsinput import output_stem, read_error_map, read_image
 
@@ -245,9 +267,7 @@ def run(args):
         if kind is not None:
             error, error_source = read_error_map(spec, kind, image)
             mask |= ~np.isfinite(error)
-        deblender = PAISDeblender(args.n_pixels, model=args.model,
-                                  precision=args.precision,
-                                  progress_bar=args.progress)
+        deblender = common_deblender(args)
         result = deblend_field(
             image.data, n_sigma=args.threshold, mask=mask, error=error,
             background=args.background, box_size=args.box_size,

@@ -191,9 +191,9 @@ def run(args):
         0 on success, 1 if no source was found, 2 on an error.
     """
     from astropais.io import write_products
-    from astropais.segmentation import PAISDeblender, deblend_field
+    from astropais.segmentation import deblend_field
 
-    from .deblend import provenance
+    from .deblend import common_deblender, provenance
     from .figures import plot_blended_pair
 
     try:
@@ -213,9 +213,7 @@ def run(args):
                               'it')
         write_example_field(image_path, image, header, truth,
                             overwrite=True)
-        deblender = PAISDeblender(args.n_pixels, model=args.model,
-                                  precision=args.precision,
-                                  progress_bar=args.progress)
+        deblender = common_deblender(args)
         kernel_fwhm = float(header['PSFFWHM'])
         result = deblend_field(image, n_sigma=args.threshold,
                                background='none', kernel_fwhm=kernel_fwhm,
