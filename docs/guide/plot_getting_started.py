@@ -221,6 +221,22 @@ plt.show()
 #
 #     astropais deblend image.fits -o output --progress
 #
+# ``astropais deblend`` runs `astropais.segmentation.deblend_field`, the
+# same pipeline from Python: it subtracts the background (a sigma-clipped
+# constant by default; ``background='2d'`` for photutils'
+# `~photutils.background.Background2D` with ``box_size`` and
+# ``filter_size``; ``'none'``), measures the noise (sigma-clipped),
+# detects at ``n_sigma`` (default 1.5) times the noise, deblends and
+# measures.  Give it the error map of the image (``error=``, or
+# ``variance=`` or ``weight=``; on the command line ``--error``,
+# ``--variance`` or ``--weight``) and the catalog's ``segment_flux_err``
+# and ``kron_flux_err`` are those of photutils::
+#
+#     from astropais.segmentation import deblend_field
+#     result = deblend_field(image, background='2d', box_size=64,
+#                            error=error)
+#     result.catalog.to_table()
+#
 # Next steps: :ref:`sphx_glr_generated_tutorials_plot_1_from_photutils.py`
 # compares this with photutils on the same field, and
 # :ref:`sphx_glr_generated_guide_plot_method.py` explains what the network
