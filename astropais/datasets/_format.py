@@ -1,10 +1,11 @@
 """The on-disk layout shared by the dataset writer and reader."""
 
-import hashlib
 import json
 import zipfile
 
 import numpy as np
+
+from astropais.utils import json_default
 
 __all__ = []
 
@@ -50,27 +51,9 @@ def read_npz(path):
         return {name: data[name] for name in data.files}
 
 
-def sha256_file(path):
-    """The SHA-256 hex digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as fh:
-        for block in iter(lambda: fh.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f'{type(value).__name__} value {value!r} is not '
-                    f'JSON-serialisable')
-
-
 def dumps(obj):
     """Deterministic JSON (sorted keys, numpy scalars as Python)."""
-    return json.dumps(obj, sort_keys=True, indent=1, default=_json_default)
+    return json.dumps(obj, sort_keys=True, indent=1, default=json_default)
 
 
 def write_json_atomic(path, obj):

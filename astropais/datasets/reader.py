@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from astropy.table import Table
 
+from astropais.utils import sha256_file
+
 from . import _format as fmt
 
 __all__ = ['Sample', 'Dataset', 'read_dataset']
@@ -144,7 +146,7 @@ class Dataset(ManifestProperties):
             return self._decoded[index]
         shard = self.manifest['shards'][index]
         path = self.directory / shard['file']
-        if self.verify and fmt.sha256_file(path) != shard['sha256']:
+        if self.verify and sha256_file(path) != shard['sha256']:
             raise ValueError(f'{path} does not match the SHA-256 recorded in '
                              f'the manifest (corrupted or replaced)')
         data = fmt.read_npz(path)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from astropais.utils import sha256_file
+
 from . import _format as fmt
 
 __all__ = ['DatasetWriter']
@@ -259,7 +261,7 @@ class DatasetWriter:
         os.replace(tmp, path)
         self._manifest['shards'].append({
             'file': name, 'n_samples': len(samples),
-            'sha256': fmt.sha256_file(path)})
+            'sha256': sha256_file(path)})
         self._manifest['n_samples'] += len(samples)
         fmt.write_json_atomic(self.directory / fmt.MANIFEST_NAME,
                               self._manifest)

@@ -11,12 +11,13 @@ checks the output shapes against the sidecar.
 Keras is imported only inside the functions that need it.
 """
 
-import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+
+from astropais.utils import json_default, package_versions, sha256_file
 
 from .normalisation import normalise_image, validate_normalisation
 
@@ -32,29 +33,6 @@ DEFAULT_MODEL_NAME = 'pcr_model.keras'
 
 _REQUIRED_KEYS = ('format', 'model_file', 'sha256', 'n', 'n_bands',
                   'sigma', 'vector_scale', 'normalisation')
-
-
-def sha256_file(path, chunk_size=1 << 20):
-    """
-    SHA-256 hex digest of a file, read in chunks.
-
-    Parameters
-    ----------
-    path : str or `pathlib.Path`
-        The file.
-    chunk_size : int, optional
-        Bytes per read.
-
-    Returns
-    -------
-    digest : str
-        64 hexadecimal characters.
-    """
-    digest = hashlib.sha256()
-    with open(path, 'rb') as handle:
-        for chunk in iter(lambda: handle.read(chunk_size), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def sidecar_path(model_path):
@@ -90,28 +68,11 @@ def _versions():
     """Software versions recorded in the sidecar."""
     import keras
 
-    from astropais import __version__
     backend = keras.backend.backend()
-    backend_module = {'tensorflow': 'tensorflow', 'jax': 'jax',
-                      'torch': 'torch', 'numpy': 'numpy'}.get(backend)
-    try:
-        backend_version = __import__(backend_module).__version__
-    except (ImportError, TypeError, AttributeError):  # pragma: no cover
-        backend_version = None
-    return {'astropais': __version__, 'keras': keras.__version__,
-            'backend': backend, 'backend_version': backend_version,
-            'numpy': np.__version__}
-
-
-def _json_default(value):
-    """Make numpy scalars and arrays JSON serialisable."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f'{type(value).__name__} is not JSON serialisable')
+    versions = package_versions(['astropais', 'keras', backend, 'numpy'])
+    return {'astropais': versions['astropais'], 'keras': versions['keras'],
+            'backend': backend, 'backend_version': versions[backend],
+            'numpy': versions['numpy']}
 
 
 def save_model(model, path, *, n, sigma, vector_scale, normalisation=None,
@@ -184,7 +145,7 @@ def save_model(model, path, *, n, sigma, vector_scale, normalisation=None,
         'versions': _versions(),
         **(extra or {}),
     }
-    text = json.dumps(sidecar, indent=2, default=_json_default)
+    text = json.dumps(sidecar, indent=2, default=json_default)
     sidecar_path(path).write_text(text + '\n')
     return json.loads(text)
 

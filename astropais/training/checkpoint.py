@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from astropais.model.io import sha256_file
+from astropais.utils import json_default, sha256_file
 
 __all__ = ['CHECKPOINT_MODEL', 'CHECKPOINT_STATE', 'save_checkpoint',
            'load_checkpoint', 'has_checkpoint']
@@ -59,7 +59,8 @@ def save_checkpoint(directory, model, state):
     model.save(tmp_model)
     state = {**state, 'sha256': sha256_file(tmp_model)}
     tmp_state = directory / ('tmp_' + CHECKPOINT_STATE)
-    tmp_state.write_text(json.dumps(state, indent=2) + '\n')
+    tmp_state.write_text(json.dumps(state, indent=2, default=json_default)
+                         + '\n')
     # Model first, then state: a crash in between leaves a state whose
     # checksum no longer matches, which load_checkpoint reports.
     os.replace(tmp_model, directory / CHECKPOINT_MODEL)

@@ -5,7 +5,6 @@ the final model with its sidecar.
 """
 
 import csv
-import hashlib
 import json
 import math
 import time
@@ -17,6 +16,7 @@ import numpy as np
 from astropais.model.normalisation import (normalise_image,
                                            validate_normalisation)
 from astropais.model.targets import check_pixel_weighting, pack_targets
+from astropais.utils import sha256_text
 
 from .augment import random_dihedral
 from .checkpoint import has_checkpoint, load_checkpoint, save_checkpoint
@@ -133,7 +133,7 @@ def _manifest_summary(manifest):
     if shards is not None:
         summary['n_shards'] = len(shards)
         digests = ''.join(str(s.get('sha256', '')) for s in shards)
-        summary['shards_sha256'] = hashlib.sha256(digests.encode()).hexdigest()
+        summary['shards_sha256'] = sha256_text(digests)
     return summary
 
 
@@ -358,9 +358,9 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
     out_dir = Path(out_dir)
     ckpt_dir = out_dir / 'checkpoints'
     log_path = out_dir / 'metrics.csv'
-    manifest_digest = hashlib.sha256(json.dumps(
-        _manifest_summary(dataset.manifest), sort_keys=True,
-        default=str).encode()).hexdigest()
+    # default=str, not json_default: the digest of existing checkpoints.
+    manifest_digest = sha256_text(json.dumps(
+        _manifest_summary(dataset.manifest), sort_keys=True, default=str))
     if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 1:
         raise ValueError(f'epochs must be a positive integer, got {epochs!r}')
     if max_minutes is not None and not max_minutes > 0:
