@@ -20,7 +20,7 @@ def add_common_options(parser):
     parser : `argparse.ArgumentParser`
         The subcommand parser.
     """
-    from astropais.segmentation.pipeline import DEFAULT_N_SIGMA
+    from astropais.segmentation.background import DEFAULT_N_SIGMA
 
     parser.add_argument('--threshold', type=float, default=DEFAULT_N_SIGMA,
                         metavar='NSIGMA',

@@ -3,20 +3,43 @@ The user-facing layer: `PAISDeblender` (detection and deblending with the
 network), `WeightedSegmentationImage` (a photutils segmentation image
 carrying each pixel's partial attribution) and `WeightedSourceCatalog`
 (a photutils source catalog whose photometry uses the fractions).
+
+The public names (the ``__all__`` of the submodules below) are imported
+on first access (PEP 562), so that importing one light submodule, such
+as `~astropais.segmentation.background` for the command line's options,
+does not import photutils' segmentation and the deblender.
 """
 
-from .background import *  # noqa: F401,F403
-from .background import __all__ as _background_all
-from .catalog import *  # noqa: F401,F403
-from .catalog import __all__ as _catalog_all
-from .deblender import *  # noqa: F401,F403
-from .deblender import __all__ as _deblender_all
-from .pipeline import *  # noqa: F401,F403
-from .pipeline import __all__ as _pipeline_all
-from .uncertainty import *  # noqa: F401,F403
-from .uncertainty import __all__ as _uncertainty_all
-from .weighted import *  # noqa: F401,F403
-from .weighted import __all__ as _weighted_all
+import importlib
 
-__all__ = [*_deblender_all, *_weighted_all, *_catalog_all, *_pipeline_all,
-           *_background_all, *_uncertainty_all]
+# The submodules whose __all__ make up this package's, in that order.
+_PUBLIC_MODULES = ('deblender', 'weighted', 'catalog', 'pipeline',
+                   'background', 'uncertainty')
+
+
+def _public():
+    """Public name -> the submodule defining it (imports them all)."""
+    names = {}
+    for sub in _PUBLIC_MODULES:
+        module = importlib.import_module(f'.{sub}', __name__)
+        names.update(dict.fromkeys(module.__all__, module))
+    return names
+
+
+def __getattr__(name):
+    if name == '__all__':
+        value = list(_public())
+    elif name in _PUBLIC_MODULES:
+        value = importlib.import_module(f'.{name}', __name__)
+    else:
+        public = _public()
+        if name not in public:
+            raise AttributeError(f'module {__name__!r} has no attribute '
+                                 f'{name!r}')
+        value = getattr(public[name], name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__getattr__('__all__')))

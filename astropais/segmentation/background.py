@@ -9,16 +9,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .inputs import check_positive_int
-
-__all__ = ['BACKGROUND_METHODS', 'SIGMA_CLIP', 'SkyBackground',
-           'estimate_background']
+__all__ = ['BACKGROUND_METHODS', 'DEFAULT_N_SIGMA', 'SIGMA_CLIP',
+           'SkyBackground', 'estimate_background']
 
 #: ``'constant'``: one sigma-clipped median; ``'2d'``: photutils'
 #: `~photutils.background.Background2D` (a mesh of sigma-clipped box
 #: medians, median-filtered and interpolated); ``'none'``: the image is
 #: already background-subtracted (the noise is still measured).
 BACKGROUND_METHODS = ('constant', '2d', 'none')
+
+#: The default detection threshold in units of the background noise (or
+#: of the per-pixel error): `~astropais.segmentation.deblend_field`'s
+#: ``n_sigma`` and the command line's ``--threshold``.
+DEFAULT_N_SIGMA = 1.5
 
 #: The sigma clipping of every background and noise estimate
 #: (`~astropy.stats.sigma_clipped_stats` and
@@ -131,6 +134,8 @@ def estimate_background(data, mask=None, *, method='constant', box_size=64,
 def _background_2d(data, mask, box_size, filter_size):
     from astropy.stats import SigmaClip
     from photutils.background import Background2D, MedianBackground
+
+    from .inputs import check_positive_int
 
     box_size = check_positive_int(box_size, 'background box size')
     filter_size = check_positive_int(filter_size, 'background filter size')

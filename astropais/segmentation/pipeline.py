@@ -14,18 +14,13 @@ from astropy.nddata import NDData, StdDevUncertainty
 from astropy.utils.decorators import deprecated_renamed_argument
 from astropy.utils.exceptions import AstropyDeprecationWarning
 
-from .background import estimate_background
+from .background import DEFAULT_N_SIGMA, estimate_background
 from .catalog import WeightedSourceCatalog
 from .deblender import PAISDeblender
 from .inputs import in_data_unit, prepare_image
 from .uncertainty import UNCERTAINTY_KINDS, error_from_map
 
-__all__ = ['DEFAULT_N_SIGMA', 'DeblendResult', 'deblend_field',
-           'detection_kernel']
-
-#: The default detection threshold in units of the noise, of
-#: `deblend_field` and of the command line's ``--threshold``.
-DEFAULT_N_SIGMA = 1.5
+__all__ = ['DeblendResult', 'deblend_field', 'detection_kernel']
 
 
 @dataclass

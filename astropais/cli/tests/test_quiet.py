@@ -80,3 +80,18 @@ def test_several_deblenders_and_shapes_log_no_retracing(tmp_path):
     assert completed.stdout.strip() == 'ok'
     assert 'retracing' not in completed.stderr
     assert completed.stderr == ''
+
+
+def test_building_the_parser_imports_no_photutils_or_network():
+    code = ('import sys; from astropais.cli.main import build_parser; '
+            'parser = build_parser(); '
+            "heavy = [m for m in ('photutils', 'keras', 'tensorflow', "
+            "'astropais.segmentation.deblender') if m in sys.modules]; "
+            'assert not heavy, heavy; '
+            "print(parser.parse_args(['deblend', 'x.fits']).threshold)")
+    completed = subprocess.run([sys.executable, '-c', code],
+                               capture_output=True, text=True,
+                               env=_clean_environment(), timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    from astropais.segmentation import DEFAULT_N_SIGMA
+    assert float(completed.stdout) == DEFAULT_N_SIGMA == 1.5
