@@ -35,12 +35,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from astropais.utils import package_versions
+
 _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from peers import astropais_peer, pcr_oracle, photutils_peer, scarlet2_peer, sep_peer  # noqa: E402
 from peers.base import Unavailable  # noqa: E402
+
+# Modules whose versions a run records.
+_VERSIONED = ('astropais', 'numpy', 'scipy', 'photutils', 'sep', 'scarlet2',
+              'jax')
 
 METHODS = ('photutils', 'sep', 'scarlet2_true', 'scarlet2_photutils',
            'pcr_oracle', 'astropais')
@@ -509,21 +515,10 @@ def run_benchmark(args):
         'max_rss_mib': round(resource.getrusage(resource.RUSAGE_SELF)
                              .ru_maxrss / 1024, 1),
         'skipped': dict(skipped), 'method_info': method_info, 'machine': platform.platform(),
-        'cpu_count': os.cpu_count(), 'versions': _versions(),
+        'cpu_count': os.cpu_count(), 'versions': package_versions(_VERSIONED),
         'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
     }
     return records, skipped, meta
-
-
-def _versions():
-    out = {}
-    for mod in ('astropais', 'numpy', 'scipy', 'photutils', 'sep', 'scarlet2',
-                'jax'):
-        try:
-            out[mod] = __import__(mod).__version__
-        except Exception:  # not installed
-            out[mod] = None
-    return out
 
 
 def _per_mpix(seconds, record):

@@ -18,7 +18,9 @@ def package_versions(names):
     -------
     versions : dict
         ``{name: version string or None}`` in the order given; `None`
-        where the module cannot be imported or has no ``__version__``.
+        where the module cannot be imported (for any reason: reporting
+        versions never fails the run that records them) or has no
+        ``__version__``.
 
     Examples
     --------
@@ -32,6 +34,6 @@ def package_versions(names):
     for name in names:
         try:
             versions[name] = str(importlib.import_module(name).__version__)
-        except (ImportError, AttributeError):
+        except Exception:  # absent or broken: no version to report
             versions[name] = None
     return versions
