@@ -72,3 +72,11 @@ def test_package_versions():
     assert versions['astropais_no_such_module'] is None
     # A module without __version__ has none.
     assert package_versions(['astropais.utils']) == {'astropais.utils': None}
+
+
+def test_package_versions_of_a_broken_module(tmp_path, monkeypatch):
+    (tmp_path / 'astropais_broken_probe.py').write_text(
+        "raise RuntimeError('broken install')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert package_versions(['astropais_broken_probe', 'numpy']) == {
+        'astropais_broken_probe': None, 'numpy': np.__version__}
