@@ -214,7 +214,8 @@ def missing_peaks(centres, segments, image, *, mask=None, radius=3.0):
     Returns
     -------
     peaks : `~numpy.ndarray`, shape (M, 2)
-        The ``(y, x)`` of the peaks to add, in segment order.
+        The ``(y, x)`` of the peaks to add, in segment order (of pixels
+        of equal value, the first in raster order).
 
     Examples
     --------
@@ -226,17 +227,24 @@ def missing_peaks(centres, segments, image, *, mask=None, radius=3.0):
     [[0.0, 0.0]]
     """
     segments = np.asarray(segments)
-    values = np.asarray(image, dtype=np.float64)
-    if mask is not None:
-        values = np.where(np.asarray(mask, dtype=bool), -np.inf, values)
-    labels = np.unique(segments[segments > 0])
-    if labels.size == 0:
+    # Over the segment pixels only (O(footprint), no whole-image sort).
+    pixels = np.flatnonzero(segments > 0)
+    if pixels.size == 0:
         return np.zeros((0, 2))
-    peaks = np.array(ndimage.maximum_position(values, segments, labels),
-                     dtype=np.float64).reshape(-1, 2)
+    segment = segments.ravel()[pixels]
+    values = np.asarray(image).ravel()[pixels].astype(np.float64)
+    if mask is not None:
+        values[np.asarray(mask, dtype=bool).ravel()[pixels]] = -np.inf
+    # Each segment's brightest pixel (of equal ones, the first in raster
+    # order): the first of its pixels by decreasing value.
+    order = np.lexsort((pixels, -values, segment))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = segment[order][1:] != segment[order][:-1]
+    best = order[first]
+    peaks = np.column_stack(np.unravel_index(pixels[best], segments.shape)
+                            ).astype(np.float64).reshape(-1, 2)
     # A segment wholly masked has no peak (its position is meaningless).
-    usable = np.isfinite(values[tuple(peaks.astype(int).T)])
-    peaks = peaks[usable]
+    peaks = peaks[np.isfinite(values[best])]
     centres = np.asarray(centres, dtype=np.float64).reshape(-1, 2)
     if len(centres) and len(peaks):
         distance, _ = cKDTree(centres).query(peaks, k=1)

@@ -118,3 +118,31 @@ def test_missing_peaks_adds_the_brightest_pixel_of_uncovered_segments():
     assert len(peaks) == 1 and not mask[tuple(peaks[0].astype(int))]
     assert missing_peaks([], np.zeros((3, 3), int), np.ones((3, 3))).shape \
         == (0, 2)
+
+
+def test_missing_peaks_are_the_segment_maxima():
+    # The O(footprint) search gives scipy's maximum_position of every
+    # segment (values distinct), minus wholly masked segments and those
+    # with a centre nearby; of equal values the first in raster order.
+    from scipy import ndimage
+
+    from astropais.pcr import missing_peaks
+    rng = np.random.default_rng(4)
+    image = rng.normal(size=(80, 90))
+    segments, n = ndimage.label(image > 0.8)
+    mask = np.zeros(image.shape, bool)
+    whole = segments == 3
+    mask[whole] = True
+    expected = np.array(ndimage.maximum_position(
+        np.where(mask, -np.inf, image), segments, np.arange(1, n + 1)),
+        dtype=float)
+    expected = expected[np.arange(1, n + 1) != 3]
+    np.testing.assert_array_equal(
+        missing_peaks(np.zeros((0, 2)), segments, image, mask=mask), expected)
+    found = missing_peaks(expected[:5], segments, image, mask=mask,
+                          radius=0.5)
+    np.testing.assert_array_equal(found, expected[5:])
+    flat = np.zeros((3, 4))
+    flat[1:, 1:3] = 2.0
+    assert missing_peaks([], (flat > 0).astype(int), flat).tolist() == [
+        [1.0, 1.0]]
