@@ -46,7 +46,8 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from peers import astropais_peer, photutils_peer, sep_peer  # noqa: E402
+from peers import (astropais_peer, pcr_oracle, photutils_peer,  # noqa: E402
+                   sep_peer)
 from peers.base import Unavailable  # noqa: E402
 
 #: Objects named in the issue, ``(image, name, x, y)`` (0-based pixels).
@@ -55,7 +56,8 @@ NAMED_OBJECTS = (('ngc1316', 'NGC 1316 nucleus', 224, 145),
                  ('hdf', 'HDF elliptical', 727, 473))
 #: The three preset families the truth part cycles through.
 TRUTH_PRESETS = ('hst', 'ground', 'hst_drizzled')
-METHODS = ('photutils', 'sep', 'astropais')
+METHODS = ('photutils', 'sep', 'astropais', 'pcr_oracle_nearest',
+           'pcr_oracle_brightest')
 
 
 def build_parser():
@@ -75,6 +77,10 @@ def build_parser():
     p.add_argument('--out', default=os.path.join(_HERE, 'results',
                                                  'shredding'))
     p.add_argument('--no-plots', action='store_true')
+    p.add_argument('--oracle', action='store_true',
+                   help='truth part: also the PCR oracle under each slot '
+                        'rule (nearest, brightest), the bound a perfect '
+                        'network reaches')
     return p
 
 
@@ -135,7 +141,8 @@ def galaxy_field(seed, index):
     notes = dict(category='galaxy', preset=preset, kind=kind,
                  neighbours=neighbours, size=hlr, surface_snr=sb,
                  saturated=False, masked=False)
-    return base.image + obj, obj, base.noise_sigma, fwhm, None, notes
+    return (base.image + obj, obj, base.noise_sigma, fwhm, None, notes,
+            _truth(obj, centre, base))
 
 
 def star_field(seed, index):
@@ -178,7 +185,15 @@ def star_field(seed, index):
     notes = dict(category='star', preset=preset, kind='star',
                  neighbours=True, size=0.0, surface_snr=peak,
                  saturated=bool(saturated), masked=masked)
-    return image, obj, sigma, fwhm, mask, notes
+    return image, obj, sigma, fwhm, mask, notes, _truth(obj, centre, base)
+
+
+def _truth(obj, centre, base):
+    """Every source of a field, the object first: (SourceImages, centres)."""
+    from astropais.pcr import SourceImages
+    sources = SourceImages(obj.shape, [obj, *base.sources.cutouts],
+                           np.vstack([[[0, 0]], base.sources.origins]))
+    return sources, np.vstack([[centre], base.centres])
 
 
 def _paste(cutout, origin, shape):
@@ -210,6 +225,19 @@ def run_methods(image, sigma, kernel, deblender, mask=None, n_sigma=1.5):
     return results, seconds
 
 
+def run_oracles(image, truth, photutils_result, seconds):
+    """The PCR oracle (truth encoded, then decoded in photutils' footprint)
+    under each slot rule: what a perfect network could give."""
+    from astropais.pcr import SLOT_RULES
+    results = {}
+    for rule in SLOT_RULES:
+        start = time.perf_counter()
+        results[f'pcr_oracle_{rule}'] = pcr_oracle.run_pcr_oracle(
+            image, *truth, photutils_result.info['footprint'], slots=rule)
+        seconds[f'pcr_oracle_{rule}'] = time.perf_counter() - start
+    return results
+
+
 def truth_part(args, deblender, log):
     """Score every simulated object; one row per object and method."""
     from astropais.metrics import label_shares, shredding_score
@@ -220,9 +248,12 @@ def truth_part(args, deblender, log):
               + [('star', i) for i in range(args.stars)])
     for category, index in fields:
         make = galaxy_field if category == 'galaxy' else star_field
-        image, obj, sigma, fwhm, mask, notes = make(args.seed, index)
+        image, obj, sigma, fwhm, mask, notes, truth = make(args.seed, index)
         kernel = detection_kernel(fwhm)
         results, seconds = run_methods(image, sigma, kernel, deblender, mask)
+        if args.oracle:
+            results.update(run_oracles(image, truth, results['photutils'],
+                                       seconds))
         for method, result in results.items():
             shares = label_shares(result.attribution, obj)
             score = shredding_score(shares)
@@ -331,8 +362,13 @@ def summarise(rows):
                                                          sub['footprint'])]
         else:
             sub['group'] = sub['category']
-        for value in sorted(set(sub['group'])):
-            group = sub[sub['group'] == value]
+        groups = [(value, sub[sub['group'] == value])
+                  for value in sorted(set(sub['group']))]
+        if part == 'truth':
+            under = sub[(sub['category'] == 'galaxy') & sub['neighbours']]
+            if len(under):
+                groups.append(('galaxy under neighbours', under))
+        for value, group in groups:
             for method in METHODS:
                 m = group[group['method'] == method]
                 if len(m) == 0:
