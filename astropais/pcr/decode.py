@@ -284,17 +284,20 @@ def _assign_votes(targets, points, tolerance, max_per_cell=16,
                + (cells[..., 1] - lo[1]))[near]
     order = np.lexsort((owner, cell_id))
     owner, cell_id = owner[order], cell_id[order]
-    rank = np.arange(cell_id.size) - np.searchsorted(cell_id, cell_id)
-    count = np.bincount(cell_id, minlength=int(grid[0] * grid[1]))
-    single = np.full(count.size, n_points, dtype=np.int64)
-    single[cell_id[rank == 0]] = owner[rank == 0]
+    # The table lists only the cells near a point (sorted ids, looked up
+    # by binary search): its memory follows the points, not the image.
+    table, first, inverse, count = np.unique(
+        cell_id, return_index=True, return_inverse=True, return_counts=True)
+    rank = np.arange(cell_id.size) - first[inverse]
+    single = owner[first]
     multi_cells = np.flatnonzero(count >= 2)
     width = int(min(count.max(initial=1), max_per_cell))
     multi = np.full((multi_cells.size, max(width, 1)), n_points,
                     dtype=np.int64)
-    keep = (count[cell_id] >= 2) & (rank < width)
-    multi[np.searchsorted(multi_cells, cell_id[keep]), rank[keep]] = \
+    keep = (count[inverse] >= 2) & (rank < width)
+    multi[np.searchsorted(multi_cells, inverse[keep]), rank[keep]] = \
         owner[keep]
+    del cell_id, owner, inverse, rank, keep
     py = np.append(points[:, 0], np.inf)
     px = np.append(points[:, 1], np.inf)
     tol2 = tolerance ** 2
@@ -307,6 +310,9 @@ def _assign_votes(targets, points, tolerance, max_per_cell=16,
         cell = np.floor(t + 0.5).astype(np.int64) - lo
         rows = np.flatnonzero(np.all((cell >= 0) & (cell < grid), axis=1))
         cid = cell[rows, 0] * grid[1] + cell[rows, 1]
+        cid_at = np.minimum(np.searchsorted(table, cid), table.size - 1)
+        listed = table[cid_at] == cid
+        rows, cid = rows[listed], cid_at[listed]
         cnt = count[cid]
         one = cnt == 1
         r1, c1 = rows[one], single[cid[one]]
