@@ -90,6 +90,21 @@ def _mirrored(data, foreign, xycen, mask):
     return _mask_to_mirrored_value(data, foreign, xycen, mask=mask)
 
 
+def _weighted_cutouts(name, array, doc):
+    """
+    The lazy property ``name`` of `WeightedSourceCatalog`: the per-source
+    cut-outs of its ``array`` attribute, weighted by the fractions
+    (`WeightedSourceCatalog._weighted`), documented by ``doc``.
+    """
+    def cutouts(self):
+        return self._weighted(name, getattr(self, array))
+
+    # lazyproperty caches under the function's name: the attribute's.
+    cutouts.__name__ = cutouts.__qualname__ = name
+    cutouts.__doc__ = doc
+    return lazyproperty(cutouts)
+
+
 class WeightedSourceCatalog(SourceCatalog):
     """
     A photutils source catalog whose quantities use the partial attribution.
@@ -227,43 +242,33 @@ class WeightedSourceCatalog(SourceCatalog):
         """The fraction cut-out of every source over its ``slices``."""
         return [self._fraction_box[int(label)][0] for label in self.labels]
 
-    def _weighted(self, array):
-        """``M_i * array`` in each source's box (NaN stays NaN)."""
+    def _weighted(self, name, array):
+        """
+        The per-source cut-outs ``name``: photutils' own for a disjoint
+        segmentation, otherwise ``M_i * array`` in each source's box (NaN
+        stays NaN), or photutils' null objects where ``array`` is `None`.
+        """
+        if self._disjoint:
+            return self._photutils(name)
+        if array is None:
+            return self._null_objects
         return [np.asarray(array[slc], dtype=float) * fractions
                 for slc, fractions in zip(self._slices_iter,
                                           self._fraction_cutouts)]
 
-    @lazyproperty
-    def _data_cutouts(self):
-        """The deblended data cut-outs ``M_i * data``."""
-        if self._disjoint:
-            return self._photutils('_data_cutouts')
-        return self._weighted(self._data)
-
-    @lazyproperty
-    def _convdata_cutouts(self):
-        """The deblended convolved-data cut-outs ``M_i * convolved_data``."""
-        if self._disjoint:
-            return self._photutils('_convdata_cutouts')
-        return self._weighted(self._convolved_data)
-
-    @lazyproperty
-    def _error_cutouts(self):
-        """The error cut-outs scaled by the fractions, ``M_i * error``."""
-        if self._disjoint:
-            return self._photutils('_error_cutouts')
-        if self._error is None:
-            return self._null_objects
-        return self._weighted(self._error)
-
-    @lazyproperty
-    def _background_cutouts(self):
-        """The background cut-outs scaled by the fractions."""
-        if self._disjoint:
-            return self._photutils('_background_cutouts')
-        if self._background is None:
-            return self._null_objects
-        return self._weighted(self._background)
+    # photutils' per-source cut-outs, weighted by the fractions.
+    _data_cutouts = _weighted_cutouts(
+        '_data_cutouts', '_data',
+        'The deblended data cut-outs ``M_i * data``.')
+    _convdata_cutouts = _weighted_cutouts(
+        '_convdata_cutouts', '_convolved_data',
+        'The deblended convolved-data cut-outs ``M_i * convolved_data``.')
+    _error_cutouts = _weighted_cutouts(
+        '_error_cutouts', '_error',
+        'The error cut-outs scaled by the fractions, ``M_i * error``.')
+    _background_cutouts = _weighted_cutouts(
+        '_background_cutouts', '_background',
+        'The background cut-outs scaled by the fractions.')
 
     @lazyproperty
     def _cutout_segment_masks(self):
