@@ -10,8 +10,9 @@ Two structures never hold a dense ``N_sources x h x w`` cube:
   ``(label, weight)`` pairs (the decoder's output): memory is
   ``O(footprint pixels x n)``.
 * `SparsePCR` -- a network's PCR kept only where the decoder reads it
-  (vectors and fractions on the footprint, the heatmap around it): memory
-  is ``O(footprint pixels x n)``, not ``O(h x w x n)``.
+  (vectors and fractions on the footprint, the heatmap where it can
+  hold a centre): memory is ``O(footprint pixels x n)``, not
+  ``O(h x w x n)``.
 """
 
 import warnings
@@ -727,10 +728,10 @@ class SparsePCR:
     A single-band PCR kept only where the decoder reads it.
 
     The vectors and fractions are kept at the footprint pixels (the pixels
-    to attribute), the heatmap at the pixels where a centre may be found
-    (the footprint and its surroundings; 0 elsewhere), and the
-    nearest-source vector (for sub-pixel centres) at the heatmap pixels
-    that can be peaks.  `find_centres` and `decode` give what
+    to attribute); the heatmap and the nearest-source vector (for
+    sub-pixel centres) only where the heatmap reaches ``peak_floor`` near
+    the footprint (the only pixels that can be, or compete with, a centre
+    at least that high).  `find_centres` and `decode` give what
     `~astropais.pcr.find_centres` and `~astropais.pcr.decode` give on the
     dense maps (tested), from ``O(footprint)`` memory.
 
@@ -744,23 +745,24 @@ class SparsePCR:
         Their ``(dy, dx)`` vectors in pixels (float32 is kept).
     fractions : `~numpy.ndarray`, shape (P, n)
         Their fractions per slot (non-negative).
-    heat_pixels : `~numpy.ndarray` of int, shape (Q,)
-        Flat indices where the heatmap is kept, strictly increasing.
-    heatmap : `~numpy.ndarray`, shape (Q,)
-        The heatmap there (0 everywhere else).
     peak_floor : float
-        The nearest-source vector is kept at every heatmap pixel at least
-        this high: `find_centres` refines peaks of at least that height.
-    peak_vectors : `~numpy.ndarray`, shape (R, 2)
-        Those vectors, for ``heat_pixels[heatmap >= peak_floor]`` in
-        order.
+        The lowest centre height `find_centres` may be asked for
+        (positive).
+    peak_pixels : `~numpy.ndarray` of int, shape (Q,)
+        Flat indices of the pixels whose heatmap is kept, strictly
+        increasing.
+    peak_heights : `~numpy.ndarray`, shape (Q,)
+        Their heatmap values, all at least ``peak_floor``.
+    peak_vectors : `~numpy.ndarray`, shape (Q, 2)
+        Their nearest-source vectors.
 
     Raises
     ------
     ValueError
         If the shapes disagree, the indices are not increasing flat
-        indices inside the image, a value is NaN or inf, or a fraction is
-        negative.
+        indices inside the image, a value is NaN or inf, a fraction is
+        negative, ``peak_floor`` is not positive or a kept height is below
+        it.
 
     Examples
     --------
@@ -780,25 +782,28 @@ class SparsePCR:
     pixels: np.ndarray
     vectors: np.ndarray
     fractions: np.ndarray
-    heat_pixels: np.ndarray
-    heatmap: np.ndarray
     peak_floor: float
+    peak_pixels: np.ndarray
+    peak_heights: np.ndarray
     peak_vectors: np.ndarray
 
     def __post_init__(self):
         self.shape = tuple(int(s) for s in self.shape)
         size = int(np.prod(self.shape))
-        for name in ('pixels', 'heat_pixels'):
+        for name in ('pixels', 'peak_pixels'):
             index = np.asarray(getattr(self, name), dtype=np.int64).ravel()
             if index.size and (np.any(np.diff(index) <= 0) or index[0] < 0
                                or index[-1] >= size):
                 raise ValueError(f'{name} must be strictly increasing flat '
                                  'indices inside the image')
             setattr(self, name, index)
+        self.peak_floor = float(self.peak_floor)
+        if not self.peak_floor > 0:
+            raise ValueError(f'peak_floor must be positive, got '
+                             f'{self.peak_floor}')
         self.vectors = np.asarray(self.vectors)
         self.fractions = np.asarray(self.fractions)
-        self.heatmap = np.asarray(self.heatmap).ravel()
-        self.peak_floor = float(self.peak_floor)
+        self.peak_heights = np.asarray(self.peak_heights).ravel()
         self.peak_vectors = np.asarray(self.peak_vectors).reshape(-1, 2)
         n_pix = self.pixels.size
         if self.vectors.ndim != 3 or self.vectors.shape[::2] != (n_pix, 2):
@@ -807,13 +812,11 @@ class SparsePCR:
         if self.fractions.shape != self.vectors.shape[:2]:
             raise ValueError(f'fractions has shape {self.fractions.shape}, '
                              f'expected {self.vectors.shape[:2]}')
-        if self.heatmap.size != self.heat_pixels.size:
-            raise ValueError('heatmap and heat_pixels differ in length')
-        n_peaks = int(np.count_nonzero(self.heatmap >= self.peak_floor))
-        if len(self.peak_vectors) != n_peaks:
-            raise ValueError(f'{len(self.peak_vectors)} peak_vectors for '
-                             f'{n_peaks} heatmap pixels >= peak_floor')
-        for name in ('vectors', 'fractions', 'heatmap', 'peak_vectors'):
+        if not (self.peak_heights.size == len(self.peak_vectors)
+                == self.peak_pixels.size):
+            raise ValueError('peak_pixels, peak_heights and peak_vectors '
+                             'differ in length')
+        for name in ('vectors', 'fractions', 'peak_heights', 'peak_vectors'):
             value = getattr(self, name)
             if not np.issubdtype(value.dtype, np.floating):
                 value = value.astype(np.float64)
@@ -823,6 +826,8 @@ class SparsePCR:
                 raise ValueError(f'{name} has NaN or inf values')
         if np.any(self.fractions < 0):
             raise ValueError('fractions has negative values')
+        if np.any(self.peak_heights < self.peak_floor):
+            raise ValueError('peak_heights holds values below peak_floor')
 
     @property
     def n_slots(self):
@@ -833,13 +838,12 @@ class SparsePCR:
     def nbytes(self):
         """The memory held by the arrays, in bytes."""
         return sum(getattr(self, name).nbytes for name in (
-            'pixels', 'vectors', 'fractions', 'heat_pixels', 'heatmap',
+            'pixels', 'vectors', 'fractions', 'peak_pixels', 'peak_heights',
             'peak_vectors'))
 
     @classmethod
     def from_dense(cls, heatmap, vectors, fractions, footprint,
-                   heat_region=None, *, peak_floor=0.5, origin=(0, 0),
-                   shape=None):
+                   near=None, *, peak_floor=0.5, origin=(0, 0), shape=None):
         """
         Keep the parts of dense PCR maps that the decoder reads.
 
@@ -853,11 +857,11 @@ class SparsePCR:
             The fractions (one band).
         footprint : array_like of bool, shape (h, w)
             The pixels to attribute.
-        heat_region : array_like of bool, shape (h, w), optional
-            Where to keep the heatmap; default everywhere.
+        near : array_like of bool, shape (h, w), optional
+            Where a centre may be searched for (e.g. the footprint grown
+            by the reach of the centre search); default everywhere.
         peak_floor : float, optional
-            Keep the nearest-source vector where the heatmap is at least
-            this high.
+            Keep the heatmap where it is at least this high (positive).
         origin : tuple of int, optional
             Where ``[0, 0]`` of the maps lies in the image (for a tile of
             a larger image).
@@ -869,6 +873,12 @@ class SparsePCR:
         pcr : `SparsePCR`
             A part to `merge` when ``origin`` and ``shape`` place it in a
             larger image.
+
+        Raises
+        ------
+        ValueError
+            If the maps differ in shape or the fractions have several
+            bands.
         """
         heatmap = np.asarray(heatmap)
         local = heatmap.shape
@@ -881,25 +891,27 @@ class SparsePCR:
                                  f'{fractions.shape[2]} bands')
             fractions = fractions[:, :, 0]
         footprint = np.asarray(footprint, dtype=bool)
-        if heat_region is None:
-            heat_region = np.ones(local, dtype=bool)
+        peak = heatmap >= peak_floor
+        if near is not None:
+            if np.shape(near) != local:
+                raise ValueError('near must have the shape of the heatmap')
+            peak &= np.asarray(near, dtype=bool)
         if not (vectors.shape[:2] == fractions.shape[:2] == footprint.shape
-                == np.shape(heat_region) == local):
-            raise ValueError('heatmap, vectors, fractions, footprint and '
-                             'heat_region must share their (h, w) shape')
+                == local):
+            raise ValueError('heatmap, vectors, fractions and footprint '
+                             'must share their (h, w) shape')
 
         def flat(index):
             yy, xx = np.divmod(index, local[1])
             return (yy + origin[0]) * shape[1] + xx + origin[1]
 
         own = np.flatnonzero(footprint)
-        heat = np.flatnonzero(heat_region)
-        heat_values = heatmap.ravel()[heat]
-        peaks = heat[heat_values >= peak_floor]
+        peaks = np.flatnonzero(peak)
         n = vectors.shape[2]
-        return cls(shape, flat(own), vectors.reshape(-1, n, 2)[own],
-                   fractions.reshape(-1, n)[own], flat(heat), heat_values,
-                   peak_floor, vectors.reshape(-1, n, 2)[peaks, 0])
+        vectors = vectors.reshape(-1, n, 2)
+        return cls(shape, flat(own), vectors[own],
+                   fractions.reshape(-1, n)[own], peak_floor, flat(peaks),
+                   heatmap.ravel()[peaks], vectors[peaks, 0])
 
     @classmethod
     def merge(cls, parts, shape=None, n_slots=None, peak_floor=0.5):
@@ -928,42 +940,37 @@ class SparsePCR:
             n = int(n_slots or 1)
             empty = np.zeros(0, dtype=np.int64)
             return cls(shape, empty, np.zeros((0, n, 2), np.float32),
-                       np.zeros((0, n), np.float32), empty,
-                       np.zeros(0, np.float32), peak_floor,
-                       np.zeros((0, 2), np.float32))
+                       np.zeros((0, n), np.float32), peak_floor, empty,
+                       np.zeros(0, np.float32), np.zeros((0, 2), np.float32))
         if len({(p.shape, p.peak_floor) for p in parts}) > 1:
             raise ValueError('the parts differ in shape or peak_floor')
 
-        def join(name):
-            return np.concatenate([getattr(p, name) for p in parts])
+        def join(name, order=None):
+            joined = np.concatenate([getattr(p, name) for p in parts])
+            return joined if order is None else joined[order]
 
-        pixels, heat_pixels = join('pixels'), join('heat_pixels')
-        order = np.argsort(pixels, kind='stable')
-        heat_order = np.argsort(heat_pixels, kind='stable')
-        heatmap = join('heatmap')
-        # The peak vectors follow the heat pixels at least peak_floor.
-        is_peak = heatmap >= parts[0].peak_floor
-        peak_rank = np.cumsum(is_peak) - 1
-        peak_vectors = join('peak_vectors')[
-            peak_rank[heat_order][is_peak[heat_order]]]
-        return cls(parts[0].shape, pixels[order], join('vectors')[order],
-                   join('fractions')[order], heat_pixels[heat_order],
-                   heatmap[heat_order], parts[0].peak_floor, peak_vectors)
+        order = np.argsort(join('pixels'), kind='stable')
+        peak_order = np.argsort(join('peak_pixels'), kind='stable')
+        return cls(parts[0].shape, join('pixels', order),
+                   join('vectors', order), join('fractions', order),
+                   parts[0].peak_floor, join('peak_pixels', peak_order),
+                   join('peak_heights', peak_order),
+                   join('peak_vectors', peak_order))
 
     def find_centres(self, threshold=0.5, min_distance=1, refine=True):
         """
         Source centres as local maxima of the heatmap.
 
         The same centres as `~astropais.pcr.find_centres` on the dense
-        heatmap (0 where none is kept) and vectors.
+        heatmap and vectors, among those the kept pixels can give (a
+        pixel below the threshold never decides whether another is a
+        peak).
 
         Parameters
         ----------
         threshold : float, optional
-            Peaks must be at least this high; with ``refine``, at least
-            ``peak_floor`` and positive.  Without ``refine`` a threshold
-            of 0 or less is answered on a dense copy of the heatmap
-            (every pixel outside the kept ones is then a candidate).
+            Peaks must be at least this high, and at least
+            ``peak_floor``.
         min_distance : int, optional
             See `~astropais.pcr.find_centres`.
         refine : bool, optional
@@ -977,46 +984,30 @@ class SparsePCR:
         Raises
         ------
         ValueError
-            If ``threshold`` is not finite, or below ``peak_floor`` with
-            ``refine``, or ``min_distance`` is not an integer >= 1.
+            If ``threshold`` is not finite or is below ``peak_floor``, or
+            ``min_distance`` is not an integer >= 1.
         """
-        from .decode import (_check_min_distance, _local_maxima,
-                             _peak_centres, _sparse_local_maxima)
+        from .decode import (_check_min_distance, _peak_centres,
+                             _sparse_local_maxima)
 
         min_distance = _check_min_distance(min_distance)
         threshold = float(threshold)
         if not np.isfinite(threshold):
             raise ValueError(f'threshold must be finite, got {threshold}')
-        if refine and not threshold >= max(self.peak_floor,
-                                           np.finfo(float).tiny):
+        if threshold < self.peak_floor:
             raise ValueError(f'threshold {threshold} is below the '
-                             f'peak_floor {self.peak_floor} at which the '
-                             'vectors for refining were kept (or not '
-                             'positive)')
-        if threshold > 0:
-            maxima = _sparse_local_maxima(self.heat_pixels, self.heatmap,
-                                          self.shape, threshold,
-                                          min_distance)
-        else:
-            dense = np.zeros(self.shape, dtype=self.heatmap.dtype)
-            dense.flat[self.heat_pixels] = self.heatmap
-            maxima = _local_maxima(dense, threshold, min_distance)
-            del dense
+                             f'peak_floor {self.peak_floor} down to which '
+                             'the heatmap was kept')
+        maxima = _sparse_local_maxima(self.peak_pixels, self.peak_heights,
+                                      self.shape, threshold, min_distance)
 
-        def height_at(flat):
-            if self.heat_pixels.size == 0:
-                return np.zeros(flat.size, dtype=self.heatmap.dtype)
-            where = np.minimum(np.searchsorted(self.heat_pixels, flat),
-                               self.heat_pixels.size - 1)
-            return np.where(self.heat_pixels[where] == flat,
-                            self.heatmap[where], 0).astype(self.heatmap.dtype)
+        def at(flat):
+            return np.searchsorted(self.peak_pixels, flat)
 
-        def shift_at(flat):
-            peaks = self.heat_pixels[self.heatmap >= self.peak_floor]
-            return self.peak_vectors[np.searchsorted(peaks, flat)]
-
-        return _peak_centres(maxima, height_at, self.shape, min_distance,
-                             shift_at if refine else None)
+        return _peak_centres(
+            maxima, lambda flat: self.peak_heights[at(flat)], self.shape,
+            min_distance,
+            (lambda flat: self.peak_vectors[at(flat)]) if refine else None)
 
     def decode(self, centres, *, vote_tolerance=2.0, assignment='vote'):
         """

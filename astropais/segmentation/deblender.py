@@ -373,9 +373,9 @@ class PAISDeblender:
 
         Only tiles near the footprint run (as in `predict_pcr`); of each
         tile's kept part only the vectors and fractions of the footprint
-        pixels, the heatmap within ``4 min_distance + 2`` pixels of them
-        (the reach of the centre search), and the nearest-source vectors
-        where the heatmap reaches ``peak_threshold`` are kept.  The image
+        pixels are kept, and the heatmap and nearest-source vector where
+        the heatmap reaches ``peak_threshold`` within ``4 min_distance +
+        2`` pixels of the footprint (the reach of the centre search).  The image
         is read and normalised a batch of tiles at a time.  Memory:
         ``O(footprint + tile)``, never the whole-image maps.
 

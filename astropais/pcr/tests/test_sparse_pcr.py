@@ -57,11 +57,9 @@ def test_sparse_centres_and_decoding_equal_the_dense(seed, min_distance):
         for name in ('pixels', 'labels', 'weights', 'centres'):
             np.testing.assert_array_equal(getattr(got, name),
                                           getattr(want, name))
-    # A heatmap threshold of 0 without refining: every pixel is a
-    # candidate, answered on a dense copy.
-    np.testing.assert_array_equal(
-        sparse.find_centres(0.0, min_distance, refine=False),
-        find_centres(dense_heat, threshold=0.0, min_distance=min_distance))
+    # Only the heatmap at or above the floor is kept.
+    assert np.all(sparse.peak_heights >= 0.3)
+    assert sparse.peak_pixels.size < np.count_nonzero(region)
 
 
 def test_tile_parts_merge_into_the_whole():
@@ -79,8 +77,8 @@ def test_tile_parts_merge_into_the_whole():
             footprint[ys, xs], region[ys, xs],
             origin=(ys.start, xs.start), shape=heatmap.shape))
     merged = SparsePCR.merge(parts)
-    for name in ('pixels', 'vectors', 'fractions', 'heat_pixels', 'heatmap',
-                 'peak_vectors'):
+    for name in ('pixels', 'vectors', 'fractions', 'peak_pixels',
+                 'peak_heights', 'peak_vectors'):
         np.testing.assert_array_equal(getattr(merged, name),
                                       getattr(whole, name))
     assert merged.nbytes == whole.nbytes
@@ -96,15 +94,16 @@ def test_bad_sparse_pcr():
     heatmap, vectors, fractions, footprint = noisy_pcr(1)
     good = SparsePCR.from_dense(heatmap, vectors, fractions, footprint)
     parts = dict(shape=good.shape, pixels=good.pixels, vectors=good.vectors,
-                 fractions=good.fractions, heat_pixels=good.heat_pixels,
-                 heatmap=good.heatmap, peak_floor=good.peak_floor,
+                 fractions=good.fractions, peak_pixels=good.peak_pixels,
+                 peak_heights=good.peak_heights, peak_floor=good.peak_floor,
                  peak_vectors=good.peak_vectors)
     for change, message in [
             (dict(pixels=good.pixels[::-1]), 'strictly increasing'),
             (dict(vectors=good.vectors[1:]), 'vectors has shape'),
             (dict(fractions=-good.fractions), 'negative'),
-            (dict(heatmap=good.heatmap[1:]), 'differ in length'),
-            (dict(peak_vectors=good.peak_vectors[1:]), 'peak_vectors'),
+            (dict(peak_heights=good.peak_heights[1:]), 'differ in length'),
+            (dict(peak_heights=good.peak_heights - 1), 'below peak_floor'),
+            (dict(peak_floor=0), 'positive'),
             (dict(vectors=good.vectors * np.nan), 'NaN or inf')]:
         with pytest.raises(ValueError, match=message):
             SparsePCR(**{**parts, **change})

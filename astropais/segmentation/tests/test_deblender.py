@@ -492,7 +492,8 @@ def test_sparse_pcr_decodes_as_the_stitched_maps(tiny_model):
         sparse.vectors, dense['vectors'].reshape(-1, *sparse.vectors.shape[
             1:])[sparse.pixels])
     np.testing.assert_array_equal(
-        sparse.heatmap, dense['heatmap'].ravel()[sparse.heat_pixels])
+        sparse.peak_heights, dense['heatmap'].ravel()[sparse.peak_pixels])
+    assert np.all(sparse.peak_heights >= deblender.peak_threshold)
     whole = sum(value.nbytes for value in dense.values())
     assert sparse.nbytes < whole / 4
     # The centres the deblender keeps: those in the footprint (the
