@@ -49,7 +49,7 @@ def sha256_text(text):
     Returns
     -------
     digest : str
-        64 lower-case hexadecimal characters.
+        The digest of ``text.encode('utf-8')``, as `sha256_file` writes it.
 
     Examples
     --------
