@@ -44,6 +44,14 @@ def _brighter_neighbour(centres, fluxes, segment):
     return np.where(has, idx[np.arange(n), first], -1)
 
 
+def _real_image(image):
+    """An image as a floating-point array, without a copy if it is one."""
+    image = np.asarray(image)
+    if not np.issubdtype(image.dtype, np.floating):
+        image = image.astype(np.float64)
+    return image
+
+
 def _is_peak(smoothed, start, end, radius, depth):
     """
     Whether each ``start`` is a separate peak on the way to its ``end``.
@@ -58,15 +66,17 @@ def _is_peak(smoothed, start, end, radius, depth):
     sample = ndimage.map_coordinates
     t = np.linspace(0.0, 1.0, _LINE_SAMPLES)
     points = start[:, None, :] + t[None, :, None] * (end - start)[:, None, :]
+    # Sampled in float64 whatever the image's type.
     values = sample(smoothed, points.reshape(-1, 2).T, order=1,
-                    mode='nearest').reshape(len(start), _LINE_SAMPLES)
+                    mode='nearest', output=np.float64).reshape(
+                        len(start), _LINE_SAMPLES)
     saddle = values.min(axis=1) < values[:, 0] - depth
     step = end - start
     step = radius * step / np.hypot(*step.T)[:, None]
     across = step[:, ::-1] * np.array([1.0, -1.0])
     sides = sample(smoothed, np.concatenate(
         [start - step, start + step, start - across, start + across]).T,
-        order=1, mode='nearest').reshape(2, 2, len(start))
+        order=1, mode='nearest', output=np.float64).reshape(2, 2, len(start))
     prominent = np.any(values[:, 0] - sides.mean(axis=1) > depth, axis=0)
     return saddle | prominent
 
@@ -138,8 +148,10 @@ def prune_centres(attribution, image, *, smoothed=None, noise_sigma,
     >>> prune_centres(att, image, noise_sigma=0.01).tolist()
     [True, True]
     """
-    image = np.asarray(image, dtype=np.float64)
-    smoothed = image if smoothed is None else np.asarray(smoothed, float)
+    # Not converted whole (a float32 image stays as it is): the fluxes
+    # and samples below are computed in float64 from the pixels they use.
+    image = _real_image(image)
+    smoothed = image if smoothed is None else _real_image(smoothed)
     centres = np.asarray(attribution.centres, dtype=np.float64).reshape(-1, 2)
     n = len(centres)
     keep = np.ones(n, dtype=bool)

@@ -594,6 +594,20 @@ class PixelAttribution:
             np.concatenate([self.weights[keep], new_weights])[order],
             centres)
 
+    def _checked_image(self, image):
+        """The image as an array of the attribution's shape (no copy)."""
+        image = np.asarray(image)
+        if image.shape != self.shape:
+            raise ValueError(f'image shape {image.shape} differs from the '
+                             f'attribution shape {self.shape}')
+        return image
+
+    def _values_at_pixels(self, image):
+        """The image at the attribution's pixels, in float64 (only those
+        pixels are read and converted)."""
+        return self._checked_image(image).ravel()[self.pixels].astype(
+            np.float64)
+
     def fluxes(self, image):
         """
         Per-source fluxes ``sum_p M_i(p) I(p)``.
@@ -608,11 +622,7 @@ class PixelAttribution:
         fluxes : `~numpy.ndarray`, shape (N,)
             Flux of label ``i`` at index ``i - 1``.
         """
-        image = np.asarray(image, dtype=np.float64)
-        if image.shape != self.shape:
-            raise ValueError(f'image shape {image.shape} differs from the '
-                             f'attribution shape {self.shape}')
-        contrib = self.weights * image.ravel()[self.pixels][:, None]
+        contrib = self.weights * self._values_at_pixels(image)[:, None]
         return np.bincount(self.labels.ravel(), weights=contrib.ravel(),
                            minlength=self.n_sources + 1)[1:]
 
@@ -664,12 +674,9 @@ class PixelAttribution:
         slices : tuple of slice
             The bounding box in the full image.
         """
-        image = np.asarray(image, dtype=np.float64)
-        if image.shape != self.shape:
-            raise ValueError(f'image shape {image.shape} differs from the '
-                             f'attribution shape {self.shape}')
+        image = self._checked_image(image)
         fractions, box = self.fraction_image(label)
-        return fractions * image[box], box
+        return fractions * image[box].astype(np.float64), box
 
     def to_source_images(self, image=None):
         """
@@ -692,11 +699,7 @@ class PixelAttribution:
         """
         values = self.weights
         if image is not None:
-            image = np.asarray(image, dtype=np.float64)
-            if image.shape != self.shape:
-                raise ValueError(f'image shape {image.shape} differs from '
-                                 f'the attribution shape {self.shape}')
-            values = values * image.ravel()[self.pixels][:, None]
+            values = values * self._values_at_pixels(image)[:, None]
         used = (self.labels > 0) & (self.weights > 0)
         label = self.labels[used]
         order = np.argsort(label, kind='stable')
