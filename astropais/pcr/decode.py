@@ -277,11 +277,19 @@ def _assign_votes(targets, points, tolerance, max_per_cell=16,
                                        workers=-1)
         return idx
     offsets = np.indices((2 * span + 1,) * 2).reshape(2, -1).T - span
-    cells = np.floor(points + 0.5).astype(np.int64)[:, None] + offsets
-    near = ((cells - points[:, None]) ** 2).sum(axis=-1) <= reach ** 2 + 1e-9
-    owner = np.broadcast_to(np.arange(n_points)[:, None], near.shape)[near]
-    cell_id = ((cells[..., 0] - lo[0]) * grid[1]
-               + (cells[..., 1] - lo[1]))[near]
+    owner, cell_id = [], []
+    # A loop over chunks of points (the cells near each), to bound memory.
+    for first in range(0, n_points, 2 ** 12):
+        part = points[first:first + 2 ** 12]
+        cells = np.floor(part + 0.5).astype(np.int64)[:, None] + offsets
+        near = ((cells - part[:, None]) ** 2).sum(axis=-1) \
+            <= reach ** 2 + 1e-9
+        owner.append(np.broadcast_to(
+            np.arange(first, first + len(part))[:, None], near.shape)[near])
+        cell_id.append(((cells[..., 0] - lo[0]) * grid[1]
+                        + (cells[..., 1] - lo[1]))[near])
+    owner, cell_id = np.concatenate(owner), np.concatenate(cell_id)
+    del cells, near
     order = np.lexsort((owner, cell_id))
     owner, cell_id = owner[order], cell_id[order]
     # The table lists only the cells near a point (sorted ids, looked up
