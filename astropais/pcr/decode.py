@@ -249,7 +249,7 @@ def _sparse_local_maxima(pixels, values, shape, threshold, min_distance,
 
 
 def _assign_votes(targets, points, tolerance, max_per_cell=16,
-                  chunk=2 ** 20):
+                  chunk=2 ** 18):
     """
     Index of the point nearest to each target if within ``tolerance``,
     else ``len(points)``.
