@@ -1,6 +1,8 @@
 """The ``astropais labels`` command: scarlet2 labels of an image as a
 training dataset."""
 
+from .pcr_options import add_pcr_arguments
+
 __all__ = ['add_parser', 'run']
 
 
@@ -47,10 +49,7 @@ def add_parser(subparsers):
                    default='sersic', help='scarlet2 morphology model')
     p.add_argument('--max-iter', type=int, default=200,
                    help='optimiser steps per fit (default 200)')
-    p.add_argument('--n', type=int, default=3,
-                   help='nearest sources encoded per pixel (default 3)')
-    p.add_argument('--sigma', type=float, default=2.0,
-                   help='heatmap Gaussian width in pixels (default 2)')
+    add_pcr_arguments(p)
     p.add_argument('--shard-size', type=int, default=64,
                    help='samples per shard (default 64)')
     p.add_argument('--keep-dropped', action='store_true',
@@ -116,7 +115,8 @@ def run(args):
         summary = write_label_dataset(
             args.output, image, psf, catalog, **noise,
             crop_shape=(args.crop_size, args.crop_size), margin=args.margin,
-            n=args.n, sigma=args.sigma, morphology=args.morphology,
+            n=args.n, sigma=args.sigma, slots=args.slots,
+            morphology=args.morphology,
             max_iter=args.max_iter, skip_dropped=not args.keep_dropped,
             shard_size=args.shard_size, resume=args.resume,
             progress_bar=not args.no_progress,

@@ -5,6 +5,8 @@ import json
 from astropais.simulation.presets import PRESETS
 from astropais.simulation.randomise import DISTRIBUTIONS
 
+from .pcr_options import add_pcr_arguments
+
 __all__ = ['add_parser', 'run', 'parse_override']
 
 
@@ -62,16 +64,7 @@ def add_parser(subparsers):
                    help='crop side in pixels (default: %(default)s)')
     p.add_argument('--seed', type=int, default=0,
                    help='dataset seed (default: %(default)s)')
-    p.add_argument('--n', type=int, default=3,
-                   help='PCR slots per pixel (default: %(default)s)')
-    p.add_argument('--sigma', type=float, default=2.0,
-                   help='PCR heatmap width in pixels (default: %(default)s)')
-    p.add_argument('--slots', choices=('nearest', 'brightest'),
-                   default='nearest',
-                   help="which sources a pixel's PCR slots name: its n "
-                        "nearest centres (the paper's PCR) or the n "
-                        'brightest contributors there (keeps large '
-                        "galaxies' outskirts under small neighbours)")
+    add_pcr_arguments(p)
     p.add_argument('--label-min-snr', type=float, default=5.0,
                    help='label only sources with a matched-filter S/N in the '
                         'crop of at least this (default: %(default)s)')

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.table import Table
 
+from ..pcr.encode import check_slot_rule
 from ..pcr.sparse import SourceImages
 from .fit import MORPHOLOGIES, SceneFit, _empty_report, fit_scene
 from .inputs import prepare_inputs
@@ -41,15 +42,16 @@ class LabelResult:
     source_mask: np.ndarray
 
 
-def _encode(sources, centres, noise_sigma, n, sigma):
+def _encode(sources, centres, noise_sigma, n, sigma, slots='nearest'):
     from astropais.datasets import truth_source_mask
     from astropais.pcr import encode
 
     mask = truth_source_mask(sources.total(), noise_sigma)
-    return encode(sources, centres, n=n, sigma=sigma, source_mask=mask), mask
+    return encode(sources, centres, n=n, sigma=sigma, source_mask=mask,
+                  slots=slots), mask
 
 
-def make_labels(inputs, *, n=3, sigma=2.0, **fit_kwargs):
+def make_labels(inputs, *, n=3, sigma=2.0, slots='nearest', **fit_kwargs):
     """
     Fit scarlet2 to an image and encode its per-source models as PCR.
 
@@ -59,9 +61,11 @@ def make_labels(inputs, *, n=3, sigma=2.0, **fit_kwargs):
         The validated image, noise, PSF and positions
         (`~astropais.labels.prepare_inputs`).
     n : int, optional
-        Nearest sources encoded per pixel.
+        Sources encoded per pixel.
     sigma : float, optional
         Width of the heatmap Gaussians (pixels).
+    slots : {'nearest', 'brightest'}, optional
+        Which sources a pixel's slots name (`astropais.pcr.SLOT_RULES`).
     **fit_kwargs
         Passed to `~astropais.labels.fit_scene`.
 
@@ -72,9 +76,10 @@ def make_labels(inputs, *, n=3, sigma=2.0, **fit_kwargs):
         source mask (``astropais.datasets.truth_source_mask`` of the summed
         models).
     """
+    check_slot_rule(slots)
     fit = fit_scene(inputs, **fit_kwargs)
     pcr, mask = _encode(fit.sources, fit.centres, inputs.noise_sigma, n,
-                        sigma)
+                        sigma, slots)
     return LabelResult(pcr, fit, mask)
 
 
@@ -130,7 +135,7 @@ def write_label_dataset(directory, image, psf, positions, *, noise_sigma=None,
                         sigma=2.0, morphology='sersic', max_iter=200,
                         e_rel=1e-4, skip_dropped=True, shard_size=64,
                         resume=False, progress_bar=True, clear_every=10,
-                        manifest=None):
+                        manifest=None, slots='nearest'):
     """
     Write a training dataset of scarlet2 labels from one image.
 
@@ -155,9 +160,12 @@ def write_label_dataset(directory, image, psf, positions, *, noise_sigma=None,
     stride : tuple of int, optional
         Steps between crops (default: ``crop_shape``, no overlap).
     n : int, optional
-        Nearest sources encoded per pixel.
+        Sources encoded per pixel.
     sigma : float, optional
         Width of the heatmap Gaussians (pixels).
+    slots : {'nearest', 'brightest'}, optional
+        Which sources a pixel's slots name (`astropais.pcr.SLOT_RULES`);
+        recorded in the manifest unless ``'nearest'``.
     morphology : {'sersic', 'free'}, optional
         The scarlet2 morphology model (see `~astropais.labels.fit_scene`).
     max_iter : int, optional
@@ -194,6 +202,7 @@ def write_label_dataset(directory, image, psf, positions, *, noise_sigma=None,
     if morphology not in MORPHOLOGIES:
         raise ValueError(f'morphology must be one of {MORPHOLOGIES}, got '
                          f'{morphology!r}')
+    check_slot_rule(slots)
     inputs = prepare_inputs(image, psf, positions, noise_sigma=noise_sigma,
                             variance=variance, weights=weights, mask=mask)
     windows = crop_windows(inputs.shape, crop_shape, margin, stride)
@@ -212,6 +221,7 @@ def write_label_dataset(directory, image, psf, positions, *, noise_sigma=None,
         },
         'source_mask': source_mask_definition(),
         'n': int(n), 'sigma': float(sigma),
+        **({'slots': slots} if slots != 'nearest' else {}),
         **(manifest or {}),
     }
     first = _resume_point(directory) if resume else 0
@@ -244,7 +254,8 @@ def write_label_dataset(directory, image, psf, positions, *, noise_sigma=None,
                 n_skipped += 1
                 continue
             sources, centres, kept = _crop_sources(fit, window)
-            pcr, _ = _encode(sources, centres, inputs.noise_sigma, n, sigma)
+            pcr, _ = _encode(sources, centres, inputs.noise_sigma, n, sigma,
+                             slots)
             catalog = _crop_catalog(context[kept] + 1, centres, sources, k,
                                     window)
             crop_image = np.moveaxis(inputs.image[(slice(None),

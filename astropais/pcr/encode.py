@@ -29,7 +29,8 @@ from scipy.spatial import cKDTree
 
 from .sparse import SourceImages
 
-__all__ = ['PCR', 'SLOT_RULES', 'encode', 'nearest_centres']
+__all__ = ['PCR', 'SLOT_RULES', 'check_slot_rule', 'encode',
+           'nearest_centres']
 
 #: How `encode` picks the ``n`` sources of a pixel's slots.  ``'nearest'``
 #: (the paper's PCR): the ``n`` nearest centres.  ``'brightest'``: the ``n``
@@ -39,6 +40,21 @@ __all__ = ['PCR', 'SLOT_RULES', 'encode', 'nearest_centres']
 #: large galaxy's outskirts under small neighbours name only the neighbours,
 #: so its light there can never be given back to it.
 SLOT_RULES = ('nearest', 'brightest')
+
+
+def check_slot_rule(slots):
+    """
+    Raise a `ValueError` naming the choices unless ``slots`` is one of
+    `SLOT_RULES`; return it.
+
+    Examples
+    --------
+    >>> check_slot_rule('brightest')
+    'brightest'
+    """
+    if slots not in SLOT_RULES:
+        raise ValueError(f'slots must be one of {SLOT_RULES}, got {slots!r}')
+    return slots
 
 # e_i^2 = |p*_i - c_i|^2 <= 0.5 for the pixel p*_i nearest to a centre c_i.
 _MAX_PEAK_OFFSET2 = 0.5
@@ -538,8 +554,7 @@ def encode(sources, centres, *, n=3, sigma=2.0, source_mask=None,
     if not isinstance(sources, SourceImages):
         raise TypeError('sources must be an astropais.pcr.SourceImages')
     n = _check_n(n)
-    if slots not in SLOT_RULES:
-        raise ValueError(f'slots must be one of {SLOT_RULES}, got {slots!r}')
+    check_slot_rule(slots)
     sigma = float(sigma)
     if not np.isfinite(sigma) or sigma <= 0:
         raise ValueError(f'sigma must be a positive number, got {sigma}')

@@ -5,7 +5,7 @@ labels.
 
 import numpy as np
 
-from ..pcr.encode import SLOT_RULES
+from ..pcr.encode import check_slot_rule
 from ..pcr.sparse import SourceImages
 from .presets import get_preset
 from .randomise import DISTRIBUTIONS, SceneDistribution, get_distribution
@@ -248,8 +248,7 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
         raise ValueError(f'n must be a positive integer, got {n!r}')
     if not (np.isscalar(sigma) and np.isfinite(sigma) and sigma > 0):
         raise ValueError(f'sigma must be a positive number, got {sigma!r}')
-    if slots not in SLOT_RULES:
-        raise ValueError(f'slots must be one of {SLOT_RULES}, got {slots!r}')
+    check_slot_rule(slots)
     threshold = (SOURCE_MASK_THRESHOLD if mask_threshold is None
                  else mask_threshold)
     dilation = SOURCE_MASK_DILATION if mask_dilation is None else mask_dilation

@@ -60,3 +60,28 @@ def test_interrupted_dataset_resumes_and_trains(tmp_path, monkeypatch):
                        '--base-filters', '4', '--val-fraction', '0.25',
                        '--no-augment', '--no-progress']) == 0
     assert (out / 'model.keras').exists()
+
+
+def test_bad_slot_rule_is_refused_before_any_fit(tmp_path, monkeypatch):
+    def no_fit(*args, **kwargs):
+        raise AssertionError('fitted before checking slots')
+
+    monkeypatch.setattr(label_dataset, 'fit_scene', no_fit)
+    image, psf, positions, _, sigma = blended_pair(shape=(64, 64))
+    with pytest.raises(ValueError, match='slots must be one of'):
+        write_label_dataset(tmp_path / 'x', image, psf, positions,
+                            noise_sigma=sigma, slots='farthest', **SETTINGS)
+    assert not (tmp_path / 'x').exists()
+
+
+@pytest.mark.slow
+def test_brightest_slot_labels_are_recorded(tmp_path):
+    from astropais.datasets import read_dataset
+
+    image, psf, positions, _, sigma = blended_pair(shape=(32, 32))
+    write_label_dataset(tmp_path / 'b', image, psf, positions,
+                        noise_sigma=sigma, slots='brightest', **SETTINGS)
+    data = read_dataset(tmp_path / 'b')
+    assert data.manifest['slots'] == 'brightest'
+    on = data[0].source_mask
+    assert np.allclose(data[0].fractions[on].sum(axis=-1), 1, atol=1e-5)
