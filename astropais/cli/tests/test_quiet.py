@@ -19,14 +19,20 @@ def _clean_environment():
     return env
 
 
+def _python(*args, cwd=None):
+    """Run ``python ARGS`` in the clean environment; it must succeed."""
+    completed = subprocess.run([sys.executable, *args], capture_output=True,
+                               text=True, env=_clean_environment(), cwd=cwd,
+                               timeout=600)
+    assert completed.returncode == 0, completed.stderr
+    return completed
+
+
 @pytest.mark.skipif(not M13.exists(), reason="astropy's m13.fits test "
                     'file is not installed')
 def test_deblend_m13_prints_nothing_on_stderr(tmp_path):
-    completed = subprocess.run(
-        [sys.executable, '-m', 'astropais.cli.main', 'deblend', str(M13),
-         '-o', str(tmp_path)], capture_output=True, text=True,
-        env=_clean_environment(), cwd=tmp_path, timeout=600)
-    assert completed.returncode == 0, completed.stderr
+    completed = _python('-m', 'astropais.cli.main', 'deblend', str(M13),
+                        '-o', str(tmp_path), cwd=tmp_path)
     assert completed.stderr == ''
     assert 'sources' in completed.stdout
     assert (tmp_path / 'm13_catalog.ecsv').exists()
@@ -38,10 +44,7 @@ def test_backend_import_is_quiet_and_import_astropais_is_cheap():
             "'tensorflow' not in sys.modules; "
             'import keras; keras.ops.convert_to_tensor([1.0]); '
             "print('ok')")
-    completed = subprocess.run([sys.executable, '-c', code],
-                               capture_output=True, text=True,
-                               env=_clean_environment(), timeout=600)
-    assert completed.returncode == 0, completed.stderr
+    completed = _python('-c', code)
     assert completed.stdout.strip() == 'ok'
     assert completed.stderr == ''
 
@@ -72,11 +75,7 @@ def test_several_deblenders_and_shapes_log_no_retracing(tmp_path):
         '        image[20:24, 20:24] += 30.0',
         '        d(image, 3.0)',
         "print('ok')"])
-    completed = subprocess.run(
-        [sys.executable, '-c', code],
-        capture_output=True, text=True, env=_clean_environment(),
-        cwd=tmp_path, timeout=600)
-    assert completed.returncode == 0, completed.stderr
+    completed = _python('-c', code, cwd=tmp_path)
     assert completed.stdout.strip() == 'ok'
     assert 'retracing' not in completed.stderr
     assert completed.stderr == ''
@@ -89,9 +88,6 @@ def test_building_the_parser_imports_no_photutils_or_network():
             "'astropais.segmentation.deblender') if m in sys.modules]; "
             'assert not heavy, heavy; '
             "print(parser.parse_args(['deblend', 'x.fits']).threshold)")
-    completed = subprocess.run([sys.executable, '-c', code],
-                               capture_output=True, text=True,
-                               env=_clean_environment(), timeout=600)
-    assert completed.returncode == 0, completed.stderr
+    completed = _python('-c', code)
     from astropais.segmentation import DEFAULT_N_SIGMA
     assert float(completed.stdout) == DEFAULT_N_SIGMA == 1.5
