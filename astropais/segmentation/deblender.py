@@ -554,7 +554,11 @@ class PAISDeblender:
                                      else estimate_noise(
                                          convolved, footprint,
                                          max_samples=_NOISE_SAMPLES)),
-                                 contrast=self.contrast, mask=image.mask,
+                                 contrast=self.contrast,
+                                 # (nothing masked: no masked regions to
+                                 # label over the whole image)
+                                 mask=image.mask if image.mask.any()
+                                 else None,
                                  segments=detection.data)
             if not keep.all():
                 centres, segment_ids = centres[keep], segment_ids[keep]
