@@ -11,8 +11,11 @@ Two parts, astropais beside photutils and SEP in one run:
   with diffraction spikes, or ground-based seeing; saturated cores with
   bleed trails, some of them masked as users pass them).  For every
   object: the share of its true light in the method's footprint that each
-  label receives; it is *whole* when exactly one label holds more than
-  2 per cent and that label holds at least 95 per cent.
+  label receives (`astropais.metrics.label_shares` with the object's true
+  share of each pixel, so that a neighbour's correct share of an
+  overlapped pixel is not counted as taken from the object); it is *whole*
+  when exactly one label holds more than 2 per cent and that label holds
+  at least 95 per cent.
 * ``real`` -- real pixels that ship with astropy and scikit-image
   (NGC 1316 from ``comp.fits``, M13 from ``m13.fits``, and the Hubble
   Deep Field in grey), all methods on the same footprint (2 sigma,
@@ -254,8 +257,14 @@ def truth_part(args, deblender, log):
         if args.oracle:
             results.update(run_oracles(image, truth, results['photutils'],
                                        seconds))
+        # The object's true share of each pixel: a method that splits an
+        # overlapped pixel as the truth does takes none of its light.
+        total = truth[0].total()
+        fraction = np.divide(obj, total, out=np.zeros_like(obj),
+                             where=total > 0).clip(0, 1)
         for method, result in results.items():
-            shares = label_shares(result.attribution, obj)
+            shares = label_shares(result.attribution, obj,
+                                  object_fraction=fraction)
             score = shredding_score(shares)
             rows.append(dict(notes, part='truth', field=index, method=method,
                              n_pieces=score.n_pieces,

@@ -21,7 +21,8 @@ MIN_SHARE = 0.02
 WHOLE_SHARE = 0.95
 
 
-def label_shares(attribution, object_image, footprint=None):
+def label_shares(attribution, object_image, footprint=None, *,
+                 object_fraction=None):
     """
     The share of an object's light that each label receives.
 
@@ -38,12 +39,25 @@ def label_shares(attribution, object_image, footprint=None):
         The pixels over which the object's light is counted (default: the
         attribution's footprint): pixels outside the method's footprint
         then count as light no label received.
+    object_fraction : array_like, optional
+        The object's true share ``F(p)`` of the (noise-free) light of each
+        pixel, where other sources overlap it.  Without it, label ``i``
+        receives ``M_i(p) O(p)`` at every pixel, which is right for a
+        disjoint segmentation but counts a neighbour's *correct* share of
+        an overlapped pixel as the object's light taken from it (a perfect
+        attribution of a galaxy under a bright neighbour would not come out
+        whole).  With it, the object's light flows first to its own label
+        ``g`` -- the label that would receive the most -- up to what that
+        label claims, ``O(p) min(1, M_g(p) / F(p))``, and only the rest
+        goes to the other labels in proportion to their ``M_i(p)``.  A
+        disjoint segmentation scores the same either way.
 
     Returns
     -------
     shares : `~numpy.ndarray`, shape (N,)
         ``sum_p M_i(p) O(p) / sum_{p in footprint} O(p)`` for label ``i`` at
-        index ``i - 1``; NaN when the object has no positive light there.
+        index ``i - 1`` (or the flow above with ``object_fraction``); NaN
+        when the object has no positive light there.
 
     Examples
     --------
@@ -54,6 +68,19 @@ def label_shares(attribution, object_image, footprint=None):
     >>> att = PixelAttribution.from_label_map(labels)
     >>> label_shares(att, np.array([[1.0, 1.0, 1.0, 0.0]])).round(3).tolist()
     [0.667, 0.333]
+
+    A pixel shared half and half with a neighbour of equal brightness, and
+    split so, is not light taken from the object:
+
+    >>> att = PixelAttribution((1, 2), np.array([0, 1]),
+    ...                        np.array([[1, 0], [1, 2]]),
+    ...                        np.array([[1.0, 0.0], [0.5, 0.5]]),
+    ...                        np.array([[0.0, 0.0], [0.0, 1.0]]))
+    >>> obj = np.array([[2.0, 1.0]])
+    >>> label_shares(att, obj).round(3).tolist()
+    [0.833, 0.167]
+    >>> label_shares(att, obj, object_fraction=np.array([[1.0, 0.5]])).tolist()
+    [1.0, 0.0]
     """
     object_image = np.asarray(object_image, dtype=np.float64)
     if footprint is None:
@@ -64,10 +91,49 @@ def label_shares(attribution, object_image, footprint=None):
                          f'image {object_image.shape}')
     inside = np.where(footprint, object_image, 0.0)
     total = inside.sum()
-    fluxes = attribution.fluxes(inside)
+    if object_fraction is None:
+        fluxes = attribution.fluxes(inside)
+    else:
+        fluxes = _agreement_flow(attribution, inside, object_fraction)
     if not total > 0:
         return np.full(fluxes.shape, np.nan)
     return fluxes / total
+
+
+def _agreement_flow(attribution, inside, object_fraction):
+    """Object light per label: first to the object's own label up to its
+    claim, the rest to the others in proportion to their weights."""
+    fraction = np.asarray(object_fraction, dtype=np.float64)
+    if fraction.shape != inside.shape:
+        raise ValueError(f'object_fraction has shape {fraction.shape}, the '
+                         f'object image {inside.shape}')
+    if np.any(~np.isfinite(fraction)) or np.any((fraction < 0)
+                                                | (fraction > 1)):
+        raise ValueError('object_fraction must lie in [0, 1]')
+    n_labels = attribution.n_sources
+    light = inside.ravel()[attribution.pixels][:, None]      # (P, 1)
+    frac = fraction.ravel()[attribution.pixels][:, None]
+    weights, labels = attribution.weights, attribution.labels
+    # What label i could take of the object at p: O(p) min(1, M_i / F).
+    claim = light * np.minimum(1.0, np.divide(
+        weights, frac, out=np.ones_like(weights), where=frac > 0))
+    taken = np.bincount(labels.ravel(), (claim * (labels > 0)).ravel(),
+                        minlength=n_labels + 1)[1:]
+    if n_labels == 0:
+        return taken
+    own = int(np.argmax(taken)) + 1
+    is_own = labels == own
+    own_claim = (claim * is_own).sum(axis=1, keepdims=True)
+    rest = light - own_claim
+    others = np.where(is_own | (labels == 0), 0.0, weights)
+    norm = others.sum(axis=1, keepdims=True)
+    share = np.divide(others, norm, out=np.zeros_like(others),
+                      where=norm > 0)
+    flow = np.where(is_own, own_claim / np.maximum(is_own.sum(axis=1,
+                                                              keepdims=True),
+                                                   1), rest * share)
+    return np.bincount(labels.ravel(), (flow * (labels > 0)).ravel(),
+                       minlength=n_labels + 1)[1:]
 
 
 @dataclass(frozen=True)
