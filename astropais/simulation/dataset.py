@@ -150,12 +150,23 @@ def _labelled_crop(task):
     sources = SourceImages(scene.sources.shape,
                            [scene.sources.cutouts[i] for i in keep],
                            scene.sources.origins[keep])
-    mask = truth_source_mask(sources.total(), scene.noise_sigma,
+    n_bands = scene.image.shape[0] if scene.image.ndim == 3 else 1
+    total = sources.total()
+    if total.ndim == 2 and n_bands > 1:
+        # No labelled source: an empty SourceImages has no band axis.
+        total = np.zeros((n_bands, *total.shape))
+    mask = truth_source_mask(total, scene.noise_sigma,
                              threshold=threshold, dilation=dilation)
     pcr = encode(sources, scene.centres[keep], n=n, sigma=sigma,
                  source_mask=mask, slots=slots)
+    if pcr.n_bands != n_bands:
+        # (Likewise: no source, so no fraction in any band.)
+        pcr.fractions = np.zeros((*pcr.shape, n_bands, n), np.float32)
     catalog.meta['crop_index'] = index
-    return scene.image, pcr, catalog, scene.noise_sigma
+    # A multi-band scene is (b, H, W); datasets store (H, W, b).
+    image = (scene.image if scene.image.ndim == 2
+             else np.moveaxis(scene.image, 0, -1))
+    return image, pcr, catalog, scene.noise_sigma
 
 
 def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
@@ -186,8 +197,11 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
         The number of crops the dataset should hold.
     preset : str or `~astropais.simulation.SceneDistribution`, optional
         A preset name (``'hst'``, ``'lsst'``, ``'hst_drizzled'``,
-        ``'ground'``) or a distribution (``'mixed'``: every crop draws its
-        own parameters, see `resolve_parameters`).
+        ``'ground'``; multi-band ``'grizy'`` or ``'hst_multi'``, whose
+        images are stored as (H, W, b) with per-band noise and fractions
+        and the band names in the manifest's ``bands``) or a distribution
+        (``'mixed'``: every crop draws its own parameters, see
+        `resolve_parameters`).
     crop_size : int, optional
         Crop side in pixels.
     seed : int, optional
@@ -287,6 +301,10 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
         'labelled_sources': 'catalogue rows with labelled == True, in '
                             'order, are the PCR sources 1..N',
     }
+    if getattr(params, 'band_names', None):
+        # Multi-band presets name their bands (single-band manifests stay
+        # as they were); the trained model's sidecar records them.
+        manifest['bands'] = list(params.band_names)
     if slots != 'nearest':
         # Absent means 'nearest': datasets written before the choice
         # existed keep their manifest, and resume, unchanged.

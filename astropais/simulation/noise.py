@@ -4,7 +4,7 @@ import numpy as np
 from scipy import ndimage
 
 __all__ = ['sky_noise', 'noise_sigma_from_depth', 'source_noise',
-           'background_residual', 'DRIZZLE_EXPOSURES']
+           'background_residual', 'scene_noise', 'DRIZZLE_EXPOSURES']
 
 
 def noise_sigma_from_depth(depth, zero_point, psf_image):
@@ -199,3 +199,36 @@ def background_residual(shape, amplitude, rng):
         -0.5 * ((y - centre[0]) ** 2 + (x - centre[1]) ** 2) / width ** 2)
     background = amplitude * (gy * y + gx * x + bump)
     return background - background.mean()
+
+
+def scene_noise(model, sigma, params, rng):
+    """
+    All the noise of one image of a scene: sky, source photon noise and a
+    residual background, as its parameters ask.
+
+    Parameters
+    ----------
+    model : `~numpy.ndarray`
+        The noise-free image of all sources (2-D).
+    sigma : float
+        Per-pixel sky noise standard deviation.
+    params : `~astropais.simulation.SceneParameters`
+        ``noise_correlation``, ``noise_kernel``, ``source_noise_knee`` and
+        ``background_gradient`` (in units of ``sigma``).
+    rng : `numpy.random.Generator`
+        The random generator (sky noise first, then source noise and the
+        background when either is on).
+
+    Returns
+    -------
+    noise : `~numpy.ndarray`
+        float64 array of the model's shape.
+    """
+    noise = sky_noise(model.shape, sigma, rng, params.noise_correlation,
+                      params.noise_kernel)
+    if params.source_noise_knee or params.background_gradient:
+        noise = (noise + source_noise(model, sigma, params.source_noise_knee,
+                                      rng)
+                 + background_residual(model.shape, params.background_gradient
+                                       * sigma, rng))
+    return noise

@@ -444,22 +444,29 @@ def get_preset(preset='hst', **overrides):
 
     Parameters
     ----------
-    preset : str or `SceneParameters`
-        ``'hst'``, ``'lsst'``, ``'hst_drizzled'``, ``'ground'`` or a
-        parameter set.
+    preset : str, `SceneParameters` or `~astropais.simulation.MultiBandParameters`
+        ``'hst'``, ``'lsst'``, ``'hst_drizzled'``, ``'ground'``, a
+        multi-band preset (``'grizy'``, ``'hst_multi'``, see
+        `~astropais.simulation.MULTIBAND_PRESETS`) or a parameter set.
     **overrides
-        Parameters to change (see `SceneParameters`).
+        Parameters to change (see `SceneParameters`; for a multi-band
+        preset also `~astropais.simulation.MultiBandParameters`).
 
     Returns
     -------
-    params : `SceneParameters`
+    params : `SceneParameters` or `~astropais.simulation.MultiBandParameters`
         The validated parameters.
     """
-    if isinstance(preset, SceneParameters):
+    from .bands import MULTIBAND_PRESETS, MultiBandParameters
+
+    if isinstance(preset, (SceneParameters, MultiBandParameters)):
         base = preset
     elif isinstance(preset, str) and preset in PRESETS:
         base = PRESETS[preset]
+    elif isinstance(preset, str) and preset in MULTIBAND_PRESETS:
+        base = MULTIBAND_PRESETS[preset]
     else:
         raise ValueError(f'unknown preset {preset!r}; choose one of '
-                         f'{sorted(PRESETS)} or pass a SceneParameters')
+                         f'{sorted(PRESETS) + sorted(MULTIBAND_PRESETS)} or '
+                         f'pass a SceneParameters')
     return base.replace(**overrides) if overrides else base

@@ -2,6 +2,7 @@
 `make_scene`: one simulated field with per-source noise-free truth.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,8 +12,7 @@ from ..pcr.sparse import SourceImages
 from .bright import (LARGE_KIND, bright_star_radius, draw_bright_catalog,
                      large_galaxy_profile, saturate)
 from .catalog import draw_catalog
-from .noise import (background_residual, noise_sigma_from_depth, sky_noise,
-                    source_noise)
+from .noise import noise_sigma_from_depth, scene_noise
 from .presets import SceneParameters, get_preset
 from .profiles import source_profile, stamp_radius
 from .psf import compact_psf, make_psf
@@ -27,25 +27,42 @@ def matched_filter_snr(sources, noise_sigma):
     Parameters
     ----------
     sources : `~astropais.pcr.SourceImages`
-        Noise-free source images.
-    noise_sigma : float
-        Per-pixel white-noise standard deviation.
+        Noise-free source images (2-D cut-outs, or ``(b, h, w)`` for
+        ``b`` bands).
+    noise_sigma : float or array_like of shape (b,)
+        Per-pixel white-noise standard deviation (of each band).
 
     Returns
     -------
     snr : `~numpy.ndarray`
         ``sqrt(sum(S_i ** 2)) / noise_sigma`` over the part of each source
         inside the image (the best achievable S/N of an isolated source on
-        white noise); inf where ``noise_sigma`` is 0 and the source has
-        flux in the image.
+        white noise), shape (N,), or (N, b) per band for multi-band
+        cut-outs; inf where ``noise_sigma`` is 0 and the source has flux
+        in the image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropais.pcr import SourceImages
+    >>> from astropais.simulation import matched_filter_snr
+    >>> two_bands = SourceImages((4, 4), [np.ones((2, 2, 2))], [(1, 1)])
+    >>> matched_filter_snr(two_bands, [1.0, 2.0]).tolist()
+    [[2.0, 1.0]]
     """
-    power = np.zeros(len(sources))
+    if sources.cutouts and sources.cutouts[0].ndim == 3:
+        power = np.zeros((len(sources), sources.n_bands))
+        sigma = np.broadcast_to(np.asarray(noise_sigma, dtype=float),
+                                (sources.n_bands,))
+    else:
+        power, sigma = np.zeros(len(sources)), noise_sigma
     # A loop over sources: each sums its own overlap with the image.
     for i, cutout in enumerate(sources.cutouts):
         _, cutout_sl = sources.slices(i)
-        power[i] = np.sum(cutout[(Ellipsis, *cutout_sl)] ** 2)
+        part = cutout[(Ellipsis, *cutout_sl)] ** 2
+        power[i] = part.sum(axis=(-2, -1)) if part.ndim == 3 else np.sum(part)
     with np.errstate(divide='ignore', invalid='ignore'):
-        snr = np.sqrt(power) / noise_sigma
+        snr = np.sqrt(power) / sigma
     return np.where(power > 0, snr, 0.0)
 
 
@@ -144,32 +161,35 @@ class Scene:
         """
         shape = _check_shape(shape)
         y0, x0 = int(y0), int(x0)
-        if (y0 < 0 or x0 < 0 or y0 + shape[0] > self.image.shape[0]
-                or x0 + shape[1] > self.image.shape[1]):
+        if (y0 < 0 or x0 < 0 or y0 + shape[0] > self.shape[0]
+                or x0 + shape[1] > self.shape[1]):
             raise ValueError(f'crop at {(y0, x0)} of shape {shape} leaves the '
-                             f'image of shape {self.image.shape}')
+                             f'image of shape {self.shape}')
         window = (slice(y0, y0 + shape[0]), slice(x0, x0 + shape[1]))
         moved = SourceImages(shape, self.sources.cutouts,
                              self.sources.origins - np.array([y0, x0]))
-        keep = np.flatnonzero(moved.fluxes() > 0)
+        # (Several bands: kept if it has flux in any band.)
+        keep = np.flatnonzero(
+            (moved.fluxes() > 0).reshape(len(moved), moved.n_bands)
+            .any(axis=1))
         sources = SourceImages(shape, [moved.cutouts[i] for i in keep],
                                moved.origins[keep])
         catalog = self.catalog[keep]
         catalog['id'] = np.arange(1, len(keep) + 1, dtype=np.int64)
         catalog['x'] = catalog['x'] - x0
         catalog['y'] = catalog['y'] - y0
+        self._set_truth_columns(catalog, sources)
+        catalog.meta = dict(self.catalog.meta, crop_origin=[y0, x0])
+        window = (Ellipsis, *window)
+        return dataclasses.replace(
+            self, image=self.image[window].copy(), sources=sources,
+            noise=self.noise[window].copy(), catalog=catalog,
+            mask=None if self.mask is None else self.mask[window].copy())
+
+    def _set_truth_columns(self, catalog, sources):
+        """Set the catalogue columns measured on the truth images."""
         catalog['flux_in_image'] = sources.fluxes()
         catalog['snr'] = matched_filter_snr(sources, self.noise_sigma)
-        catalog.meta = dict(self.catalog.meta, crop_origin=[y0, x0])
-        return Scene(image=self.image[window].copy(), sources=sources,
-                     noise=self.noise[window].copy(),
-                     noise_sigma=self.noise_sigma, catalog=catalog,
-                     psf=self.psf, psf_fwhm_pixels=self.psf_fwhm_pixels,
-                     pixel_scale=self.pixel_scale, preset=self.preset,
-                     parameters=self.parameters, seed=self.seed,
-                     mask=None if self.mask is None
-                     else self.mask[window].copy(),
-                     saturation=self.saturation)
 
 
 def _check_shape(shape):
@@ -252,7 +272,10 @@ def make_scene(preset='hst', shape=(256, 256), seed=0, **overrides):
     ----------
     preset : str or `~astropais.simulation.SceneParameters`, optional
         ``'hst'`` (F160W-like deep field) or ``'lsst'`` (ground-based), or
-        a parameter set.
+        a parameter set.  A multi-band preset (``'grizy'``,
+        ``'hst_multi'`` or a `~astropais.simulation.MultiBandParameters`)
+        gives a `~astropais.simulation.MultiBandScene` (see
+        `~astropais.simulation.make_multiband_scene`).
     shape : tuple of int, optional
         ``(ny, nx)`` image shape.
     seed : int, optional
@@ -277,6 +300,9 @@ def make_scene(preset='hst', shape=(256, 256), seed=0, **overrides):
     import galsim
 
     params = get_preset(preset, **overrides)
+    if not isinstance(params, SceneParameters):
+        from .multiband import make_multiband_scene
+        return make_multiband_scene(params, shape, seed)
     shape = _check_shape(shape)
     seed = _check_seed(seed)
     catalog_ss, shape_ss, noise_ss = np.random.SeedSequence(seed).spawn(3)
@@ -341,14 +367,8 @@ def make_scene(preset='hst', shape=(256, 256), seed=0, **overrides):
         cutouts, saturated = _saturate_stars(cutouts, cols['kind'],
                                              saturation)
     sources = SourceImages(shape, cutouts, np.array(origins).reshape(-1, 2))
-    noise = sky_noise(shape, sigma, noise_rng, params.noise_correlation,
-                      params.noise_kernel)
     total = sources.total()
-    if params.source_noise_knee or params.background_gradient:
-        noise = (noise + source_noise(total, sigma, params.source_noise_knee,
-                                      noise_rng)
-                 + background_residual(shape, params.background_gradient
-                                       * sigma, noise_rng))
+    noise = scene_noise(total, sigma, params, noise_rng)
     image = total + noise
     if saturation is not None:
         flat = SourceImages(shape, saturated, sources.origins).total() > 0
