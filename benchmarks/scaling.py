@@ -136,7 +136,8 @@ def _peak_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def run_point(stage, method, size, density, seed, threshold=3.0):
+def run_point(stage, method, size, density, seed, threshold=3.0,
+              repeat=False):
     """Measure one point in this process; return its record."""
     warnings.simplefilter('ignore')
     image, sources = make_field(size, density, seed)
@@ -185,6 +186,18 @@ def run_point(stage, method, size, density, seed, threshold=3.0):
         record['seconds'] = time.perf_counter() - start
         record['n_sources'] = len(table)
         record['setup_peak_mib'] = base_mib
+        if repeat:
+            # A second call on the same field: no TensorFlow tracing, as
+            # for every image after the first in one process.
+            start = time.perf_counter()
+            if method == 'photutils':
+                segm = SourceFinder(5, progress_bar=False)(image, threshold)
+                SourceCatalog(image, segm, progress_bar=False).to_table()
+            else:
+                segm = deblender(image, threshold)
+                WeightedSourceCatalog(image, segm,
+                                      progress_bar=False).to_table()
+            record['second_call_seconds'] = time.perf_counter() - start
     else:
         raise ValueError(f'unknown stage {stage!r}')
     record['peak_rss_mib'] = _peak_mib()
@@ -198,9 +211,11 @@ def run_point(stage, method, size, density, seed, threshold=3.0):
     return record
 
 
-def _child(stage, method, size, density, seed, threshold, timeout):
+def _child(stage, method, size, density, seed, threshold, timeout,
+           repeat=False):
     cmd = [sys.executable, os.path.abspath(__file__), '--child', stage,
-           method, str(size), str(density), str(seed), str(threshold)]
+           method, str(size), str(density), str(seed), str(threshold),
+           str(int(repeat))]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True,
                              timeout=timeout, check=False)
@@ -231,13 +246,18 @@ def main(argv=None):
                              'thousands of noise peaks per 1000 x 1000)')
     parser.add_argument('--timeout', type=float, default=1800.0)
     parser.add_argument('--out', default=None)
-    parser.add_argument('--child', nargs=6, default=None,
+    parser.add_argument('--repeat', action='store_true',
+                        help='deblend stage: also time a second call on '
+                             'the same field (second_call_seconds; its '
+                             'memory counts in the peak)')
+    parser.add_argument('--child', nargs=7, default=None,
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        stage, method, size, density, seed, threshold = args.child
+        stage, method, size, density, seed, threshold, repeat = args.child
         print(json.dumps(run_point(stage, method, int(size), float(density),
-                                   int(seed), float(threshold))))
+                                   int(seed), float(threshold),
+                                   repeat=bool(int(repeat)))))
         return
     records = []
     for size in args.sizes:
@@ -246,7 +266,7 @@ def main(argv=None):
                 else args.methods
             for method in methods:
                 record = _child(args.stage, method, size, density, args.seed,
-                                args.threshold, args.timeout)
+                                args.threshold, args.timeout, args.repeat)
                 records.append(record)
                 print(json.dumps(record), flush=True)
     if args.out:
@@ -254,7 +274,7 @@ def main(argv=None):
             json.dump(records, f, indent=1)
     print(f"\n{'stage':9} {'method':10} {'size':>6} {'density':>7} "
           f"{'N':>7} {'seconds':>8} {'peak MiB':>9} {'B/px':>7} "
-          f"{'added':>7}")
+          f"{'added':>7} {'2nd call':>8}")
     for r in records:
         if 'error' in r:
             print(f"{r['stage']:9} {r['method']:10} {r['size']:6d} "
@@ -264,7 +284,8 @@ def main(argv=None):
               f"{r['density']:7.0f} {r.get('n_sources', 0):7d} "
               f"{r['seconds']:8.2f} {r['peak_rss_mib']:9.0f} "
               f"{r['bytes_per_pixel']:7.1f} "
-              f"{r.get('added_bytes_per_pixel', float('nan')):7.1f}")
+              f"{r.get('added_bytes_per_pixel', float('nan')):7.1f} "
+              f"{r.get('second_call_seconds', float('nan')):8.2f}")
 
 
 if __name__ == '__main__':
