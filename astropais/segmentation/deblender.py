@@ -398,17 +398,36 @@ class PAISDeblender:
             give on `predict_pcr`'s maps (tested).
         """
         from astropais.pcr import SparsePCR
-        from scipy import ndimage
 
         predict, tile_size = self._tiling(data, footprint)
+        parts = self._sparse_parts(predict, data, noise_sigma, footprint,
+                                   tile_size)
+        return SparsePCR.merge(list(parts), shape=data.shape,
+                               peak_floor=self.peak_threshold)
+
+    def _sparse_parts(self, predict, data, noise_sigma, footprint,
+                      tile_size, layout=None, origin=(0, 0), shape=None,
+                      full_batches=None):
+        """
+        The `~astropais.pcr.SparsePCR` part of every tile's kept part:
+        ``data`` and ``footprint`` may be a window of the image at
+        ``origin`` (of an image of ``shape``) holding the tiles of
+        ``layout`` (in the window's coordinates) and ``4 min_distance +
+        2`` pixels around them, or the image edge.
+        """
+        from astropais.pcr import SparsePCR
+        from scipy import ndimage
+
         margin = self._needed_margin
-        parts = []
+        shape = data.shape if shape is None else shape
         for keep, out in iter_tiles(
                 predict, data, tile_size, self.overlap,
                 multiple=self.model.size_multiple,
                 batch_size=self.batch_size, progress_bar=self.progress_bar,
-                needed=footprint, needed_margin=margin,
-                transform=self._normaliser(noise_sigma)):
+                needed=footprint if layout is None else None,
+                needed_margin=margin,
+                transform=self._normaliser(noise_sigma), layout=layout,
+                full_batches=full_batches):
             grown = tuple(slice(max(part.start - margin, 0),
                                 part.stop + margin) for part in keep)
             near = ndimage.maximum_filter(footprint[grown],
@@ -417,12 +436,11 @@ class PAISDeblender:
             near = near[tuple(slice(part.start - big.start,
                                     part.stop - big.start)
                               for part, big in zip(keep, grown))]
-            parts.append(SparsePCR.from_dense(
+            yield SparsePCR.from_dense(
                 out['heatmap'], out['vectors'], out['fractions'],
                 footprint[keep], near, peak_floor=self.peak_threshold,
-                origin=(keep[0].start, keep[1].start), shape=data.shape))
-        return SparsePCR.merge(parts, shape=data.shape,
-                               peak_floor=self.peak_threshold)
+                origin=(origin[0] + keep[0].start,
+                        origin[1] + keep[1].start), shape=shape)
 
     def __call__(self, data, threshold, mask=None, *, convolved_data=None,
                  centres=None):

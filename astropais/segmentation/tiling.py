@@ -179,7 +179,8 @@ def read_tile(image, slices):
 
 def iter_tiles(predict, image, tile_size, margin, *, multiple=1,
                batch_size=8, progress_bar=False, needed=None,
-               needed_margin=0, transform=None):
+               needed_margin=0, transform=None, layout=None,
+               full_batches=None):
     """
     Run a per-pixel predictor on overlapping tiles, one kept part at a
     time.
@@ -199,12 +200,15 @@ needed, needed_margin
         Applied to each batch of raw tiles before ``predict`` (e.g. the
         network's normalisation), so that the whole image is never
         transformed at once.  It must map 0 to 0 (the padding).
+    layout : list of tuple, optional
+        The tiles to run (part of a `tile_layout` of the image, e.g. one
+        worker's share); by default the whole layout, less the tiles
+        ``needed`` leaves out.
+    full_batches : bool, optional
+        Fill a short batch up to ``batch_size`` with empty tiles (their
+        outputs are dropped); by default when there is more than one
+        batch, so that every call to ``predict`` sees the same shape.
 
-    Notes
-    -----
-    When there is more than one batch, the last one is filled up with
-    empty tiles to ``batch_size`` (their outputs are dropped), so that
-    every call to ``predict`` sees the same shape.
 
     Yields
     ------
@@ -228,12 +232,15 @@ needed, needed_margin
     (16, 1600)
     """
     height, width = image.shape[:2]
-    layout = tile_layout((height, width), tile_size, margin, multiple)
+    if layout is None:
+        layout = tile_layout((height, width), tile_size, margin, multiple)
     if needed is not None:
         if needed.shape != (height, width):
             raise ValueError(f'needed has shape {needed.shape}, the image '
                              f'{(height, width)}')
         layout = needed_tiles(layout, needed, needed_margin)
+    if full_batches is None:
+        full_batches = len(layout) > batch_size
     batches = range(0, len(layout), batch_size)
     if progress_bar:
         from tqdm.auto import tqdm
@@ -241,7 +248,7 @@ needed, needed_margin
     for first in batches:
         chunk = layout[first:first + batch_size]
         batch = np.stack([read_tile(image, tile) for tile, _, _ in chunk])
-        if len(layout) > batch_size and len(chunk) < batch_size:
+        if full_batches and len(chunk) < batch_size:
             # The last batch is filled up with empty tiles to the size of
             # the others: a graph-compiling predictor is not traced again
             # for a new shape (~0.4 s with TensorFlow on a CPU).

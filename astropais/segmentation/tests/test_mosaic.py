@@ -1,0 +1,61 @@
+"""DaskDeblender: network tiles as Dask tasks, the in-memory result."""
+
+import numpy as np
+import pytest
+
+from astropais.segmentation import PAISDeblender
+from astropais.segmentation.tests.helpers import gaussian_scene
+
+pytest.importorskip('dask')
+distributed = pytest.importorskip('distributed')
+
+SOURCES = [(20, 24, 2.0, 800.0), (23, 29, 1.8, 500.0), (90, 100, 2.5, 900.0),
+           (150, 160, 2.0, 600.0), (186, 20, 2.0, 700.0),
+           (100, 188, 1.5, 400.0)]
+
+
+@pytest.fixture(scope='module')
+def field():
+    image, _ = gaussian_scene((192, 200), SOURCES, noise=1.0, seed=11)
+    return image.astype(np.float32)
+
+
+def assert_same(got, want):
+    np.testing.assert_array_equal(got.data, want.data)
+    for name in ('pixels', 'labels', 'weights', 'centres'):
+        np.testing.assert_array_equal(getattr(got.attribution, name),
+                                      getattr(want.attribution, name))
+
+
+def test_two_worker_cluster_gives_the_in_memory_result(tiny_model_path,
+                                                       field):
+    import dask.array as da
+
+    from astropais.segmentation.mosaic import DaskDeblender
+    options = dict(model=tiny_model_path, tile_size=32, overlap=12,
+                   batch_size=3, precision='float32', progress_bar=False)
+    want = PAISDeblender(5, **options)(field, 3.0)
+    assert want.n_labels >= 4
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1,
+                                  processes=False, dashboard_address=None
+                                  ) as cluster, \
+            distributed.Client(cluster) as client:
+        deblender = DaskDeblender(5, client=client, **options)
+        with distributed.get_task_stream(client) as stream:
+            got = deblender(field, 3.0)
+        assert_same(got, want)
+        # One task a batch of tiles, on both workers.
+        batches = [task for task in stream.data
+                   if 'run_batch' in str(task['key'])]
+        assert len(batches) >= 4
+        assert len({task['worker'] for task in batches}) == 2
+        # A Dask array in.
+        assert_same(deblender(da.from_array(field, chunks=64), 3.0), want)
+    # Dask's default (local threads) scheduler without a client.
+    assert_same(DaskDeblender(5, **options)(field, 3.0), want)
+
+
+def test_loaded_network_is_refused(tiny_model):
+    from astropais.segmentation.mosaic import DaskDeblender
+    with pytest.raises(TypeError, match='every worker'):
+        DaskDeblender(5, model=tiny_model)
