@@ -14,7 +14,7 @@ import importlib
 
 # The submodules whose __all__ make up this package's, in that order.
 _PUBLIC_MODULES = ('deblender', 'weighted', 'catalog', 'pipeline',
-                   'background', 'uncertainty')
+                   'background', 'uncertainty', 'bands', 'band_catalog')
 
 
 def _public():

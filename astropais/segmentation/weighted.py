@@ -12,6 +12,8 @@ from photutils.segmentation import SegmentationImage
 
 from astropais.pcr.sparse import PixelAttribution
 
+from .bands import MultiBandAttribution
+
 __all__ = ['WeightedSegmentationImage', 'disjoint_label_map', 'deblend_sources']
 
 
@@ -69,9 +71,12 @@ class WeightedSegmentationImage(SegmentationImage):
 
     Parameters
     ----------
-    data : `~astropais.pcr.PixelAttribution` or `~numpy.ndarray` of int
+    data : `~astropais.pcr.PixelAttribution`, `MultiBandAttribution` or `~numpy.ndarray` of int
         The partial attribution (for example the output of
-        `astropais.pcr.decode`), or a disjoint label map as photutils'
+        `astropais.pcr.decode`), per-band attributions (``data`` is then
+        the label map of their detection attribution, `attribution` that
+        attribution, and `band` gives each band's segmentation), or a
+        disjoint label map as photutils'
         `~photutils.segmentation.SegmentationImage` takes it (every
         labelled pixel then belongs wholly to its label; the array is
         used as ``data`` without a copy and keeps its dtype).
@@ -111,6 +116,10 @@ class WeightedSegmentationImage(SegmentationImage):
     A label map that is not 2-D is accepted as photutils accepts it, but
     the fractions need a 2-D image.
 
+    With several bands, every edit above applies to each band's fractions
+    too (they share the label map); assigning a label map of another
+    shape gives every band the disjoint fractions.
+
     Examples
     --------
     >>> import numpy as np
@@ -124,6 +133,9 @@ class WeightedSegmentationImage(SegmentationImage):
     """
 
     def __init__(self, data):
+        multi = None
+        if isinstance(data, MultiBandAttribution):
+            multi, data = data, data.detection
         if isinstance(data, PixelAttribution):
             if len(data.shape) != 2:
                 raise ValueError('attribution must describe a 2-D image')
@@ -132,18 +144,34 @@ class WeightedSegmentationImage(SegmentationImage):
             attribution, label_map = None, data
         else:
             raise TypeError('Input data must be a numpy array (an integer '
-                            'label map) or an astropais.pcr.PixelAttribution,'
-                            f' got {type(data).__name__}')
-        self._attribution = None
+                            'label map), an astropais.pcr.PixelAttribution '
+                            'or a MultiBandAttribution, got '
+                            f'{type(data).__name__}')
+        self._attribution = self._multi = None
         super().__init__(label_map)
-        self._set_attribution(attribution)
+        self._set_attribution(attribution, multi)
 
-    def _set_attribution(self, attribution=None):
-        """Attach the attribution of ``data`` (disjoint if not given)."""
+    def _set_attribution(self, attribution=None, multi=None):
+        """
+        Attach the attribution of ``data`` (disjoint if not given; a
+        multi-band segmentation then gets it in every band).
+        """
         if attribution is None and self._data.ndim == 2:
             attribution = PixelAttribution.from_label_map(self._data)
-        self._attribution = attribution
+            if self._multi is not None:
+                multi = MultiBandAttribution.repeated(
+                    attribution, self._multi.n_bands, self._multi.bands)
+        self._attribution, self._multi = attribution, multi
         self._seen = None if attribution is None else self._data.copy()
+
+    def _edited(self, operation, *args, **kwargs):
+        """
+        The attribution and the per-band ones (or None) after one edit of
+        `~astropais.pcr.PixelAttribution` (`MultiBandAttribution` applies
+        it to every band).
+        """
+        source = self._attribution if self._multi is None else self._multi
+        return _split(getattr(source, operation)(*args, **kwargs))
 
     def _sync(self):
         """Bring the fractions up to date with in-place edits of ``data``."""
@@ -156,13 +184,14 @@ class WeightedSegmentationImage(SegmentationImage):
         if not np.issubdtype(self._data.dtype, np.integer):
             raise TypeError('data must have integer type')
         if self._seen.shape == self._data.shape:
-            attribution = self._attribution.follow_label_map(self._seen,
-                                                             self._data)
+            attribution, multi = self._edited('follow_label_map', self._seen,
+                                              self._data)
+            self._reset_lazyproperties()
+            self._attribution, self._multi = attribution, multi
+            self._seen = self._data.copy()
         else:
-            attribution = PixelAttribution.from_label_map(self._data)
-        self._reset_lazyproperties()
-        self._attribution = attribution
-        self._seen = self._data.copy()
+            self._reset_lazyproperties()
+            self._set_attribution()
 
     @classmethod
     def from_segmentation(cls, segmentation_image):
@@ -230,7 +259,8 @@ class WeightedSegmentationImage(SegmentationImage):
             return
         if (old is not None and value.ndim == 2
                 and tuple(value.shape) == old.shape):
-            self._attribution = old.follow_label_map(self._seen, value)
+            self._attribution, self._multi = self._edited(
+                'follow_label_map', self._seen, value)
             self._seen = value.copy()
             return
         if old is not None and np.any((old.weights > 0)
@@ -259,22 +289,25 @@ class WeightedSegmentationImage(SegmentationImage):
         if self._attribution is None:
             return plain
         part = plain.data
-        attribution = self.attribution.sliced(key)
-        absent = np.ones(attribution.n_sources + 1, dtype=bool)
+        self._sync()
+        sliced = (self._attribution if self._multi is None
+                  else self._multi).sliced(key)
+        absent = np.ones(sliced.n_sources + 1, dtype=bool)
         absent[np.unique(part)] = False
         return self._from_parts(
-            part, attribution.without_labels(np.flatnonzero(absent)))
+            part, *_split(sliced.without_labels(np.flatnonzero(absent))))
 
     @classmethod
-    def _from_parts(cls, label_map, attribution):
+    def _from_parts(cls, label_map, attribution, multi=None):
         """
         A segmentation of ``label_map`` (kept as it is) carrying
-        ``attribution``, which the caller guarantees to match it.
+        ``attribution`` (and the per-band ``multi``), which the caller
+        guarantees to match it.
         """
         new = cls.__new__(cls)
-        new._attribution = None
+        new._attribution = new._multi = None
         SegmentationImage.__init__(new, label_map)
-        new._attribution = attribution
+        new._attribution, new._multi = attribution, multi
         new._seen = label_map.copy()
         return new
 
@@ -283,6 +316,78 @@ class WeightedSegmentationImage(SegmentationImage):
         """The sparse partial attribution (`~astropais.pcr.PixelAttribution`)."""
         self._sync()
         return self._attribution
+
+    @property
+    def n_bands(self):
+        """The number of bands whose fractions this segmentation carries
+        (1 for a single-band one)."""
+        return 1 if self._multi is None else self._multi.n_bands
+
+    @property
+    def bands(self):
+        """The band names (a tuple), or None (single band or unnamed
+        bands)."""
+        return None if self._multi is None else self._multi.bands
+
+    @property
+    def band_attributions(self):
+        """
+        The per-band attributions
+        (`~astropais.segmentation.bands.MultiBandAttribution`), or None for
+        a single-band segmentation.
+        """
+        self._sync()
+        return self._multi
+
+    def band(self, band):
+        """
+        The segmentation of one band: the same label map with that band's
+        fractions.
+
+        ``WeightedSourceCatalog(data[k], segm.band(k))`` measures band
+        ``k``.
+
+        Parameters
+        ----------
+        band : int or str
+            The band's index or name.
+
+        Returns
+        -------
+        segm : `WeightedSegmentationImage`
+            A new single-band segmentation (a copy of the label map: edit
+            this multi-band one to edit every band); a single-band
+            segmentation returns itself for band 0.
+
+        Raises
+        ------
+        ValueError
+            For an unknown band.
+
+        Examples
+        --------
+        >>> from astropais.segmentation import WeightedSegmentationImage
+        >>> from astropais.segmentation.bands import MultiBandAttribution
+        >>> multi = MultiBandAttribution.from_weights(
+        ...     (1, 2), [0, 1], [[1, 2], [2, 1]],
+        ...     [[[0.75, 0.25], [0.5, 0.5]], [[0.25, 0.75], [1.0, 0.0]]],
+        ...     [[0, 0], [0, 1]], bands=['g', 'i'])
+        >>> segm = WeightedSegmentationImage(multi)
+        >>> segm.n_bands, segm.bands, segm.data.tolist()
+        (2, ('g', 'i'), [[1, 2]])
+        >>> segm.band('i').fraction_image(2)[0].tolist()
+        [[0.75, 1.0]]
+        """
+        if self._multi is None:
+            if isinstance(band, str) or band not in (0, -1):
+                raise ValueError(f'a single-band segmentation has band 0 '
+                                 f'only, got {band!r}')
+            return self
+        attribution = self.band_attributions.band(band)
+        new = self._from_parts(self._data.copy(), attribution)
+        new._deblend_label_map = {key: np.array(value) for key, value
+                                  in self._deblend_label_map.items()}
+        return new
 
     @property
     def centres(self):
@@ -396,10 +501,10 @@ class WeightedSegmentationImage(SegmentationImage):
             full[:relabel_map.size] = relabel_map
             relabel_map = full
         dtype = self._data.dtype
-        attribution = self._attribution.relabel(relabel_map,
-                                                keep_centre=keep_centre)
+        attribution, multi = self._edited('relabel', relabel_map,
+                                          keep_centre=keep_centre)
         self._reset_lazyproperties()
-        self._attribution = attribution
+        self._attribution, self._multi = attribution, multi
         self._data = attribution.label_map().astype(dtype)
         self._seen = self._data.copy()
         self._update_deblend_label_map(relabel_map)
@@ -470,6 +575,13 @@ class WeightedSegmentationImage(SegmentationImage):
         relabel_map = np.zeros(top + 1, dtype=np.int64)
         relabel_map[labels] = np.arange(self.n_labels) + start_label
         self._apply_relabel_map(relabel_map)
+
+
+def _split(attribution):
+    """``(detection attribution, per-band attributions or None)``."""
+    if isinstance(attribution, MultiBandAttribution):
+        return attribution.detection, attribution
+    return attribution, None
 
 
 def deblend_sources(data, segmentation_image, n_pixels, **kwargs):
