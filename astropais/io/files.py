@@ -8,6 +8,12 @@ the deblending record (``deblended_labels`` and their parents; FITS
 extension ``DEBLEND``, absent from files of older writers).  On reading,
 the label map is rebuilt from the attribution and compared with the
 stored one: a mismatch means a damaged or hand-edited file and raises.
+
+A multi-band segmentation also stores each band's attribution (FITS
+extensions ``BANDATTR`` with ``EXTVER`` 1..b and the band's name in
+``BANDNAME``; ASDF list ``bands``) and has layout version 2, so that a
+reader of version 1 refuses it rather than drop the bands; single-band
+files keep version 1.
 """
 
 import os
@@ -23,8 +29,9 @@ __all__ = ['write_weighted_segmentation', 'read_weighted_segmentation',
 
 #: Name recorded in every file, checked on reading.
 FORMAT_NAME = 'astropais-weighted-segmentation'
-#: Version of the on-disk layout, checked on reading.
-FORMAT_VERSION = 1
+#: Version of the on-disk layout, checked on reading (2: per-band
+#: attributions; single-band files are still written as version 1).
+FORMAT_VERSION = 2
 
 _FITS_SUFFIXES = ('.fits', '.fit', '.fts', '.fits.gz')
 _ASDF_SUFFIXES = ('.asdf',)
@@ -58,7 +65,8 @@ def write_weighted_segmentation(segmentation, path, *, format=None,
     Parameters
     ----------
     segmentation : `~astropais.WeightedSegmentationImage`
-        The segmentation to write.
+        The segmentation to write (with each band's fractions for a
+        multi-band one).
     path : str or path-like
         The output file; ``.fits`` or ``.asdf`` unless ``format`` is given.
     format : {'fits', 'asdf'}, optional
@@ -95,18 +103,26 @@ def read_weighted_segmentation(path, *, format=None):
     Returns
     -------
     segmentation : `~astropais.WeightedSegmentationImage`
-        The segmentation; identical labels, fractions and centres.
+        The segmentation; identical labels, fractions and centres (and
+        per-band fractions and band names for a multi-band one).
     wcs : `~astropy.wcs.WCS` or `None`
         The stored WCS, if any.
     """
     if _format_of(path, format) == 'fits':
-        attribution, label_map, wcs, deblend = _read_fits(path)
+        attribution, label_map, wcs, deblend, bands = _read_fits(path)
     else:
-        attribution, label_map, wcs, deblend = _read_asdf(path)
+        attribution, label_map, wcs, deblend, bands = _read_asdf(path)
     if not np.array_equal(attribution.label_map(), label_map):
         raise ValueError(f'{os.fspath(path)!r}: the stored label map does not '
                          'match the stored attribution (damaged file?)')
-    segmentation = _segmentation_class()._from_parts(label_map, attribution)
+    multi = None
+    if bands is not None:
+        from astropais.segmentation.bands import MultiBandAttribution
+        attributions, names = bands
+        multi = MultiBandAttribution(attributions, bands=names,
+                                     detection=attribution)
+    segmentation = _segmentation_class()._from_parts(label_map, attribution,
+                                                     multi)
     children, parents = deblend
     record = {}
     # A loop over the (few) deblended parents.
@@ -133,24 +149,45 @@ def _fields(segmentation):
             'label_map': np.asarray(segmentation.data)}
 
 
+def _band_list(segmentation):
+    """``[(name or None, attribution), ...]`` per band, or None."""
+    multi = segmentation.band_attributions
+    if multi is None:
+        return None
+    names = multi.bands or (None,) * multi.n_bands
+    return [(name, multi.band(k)) for k, name in enumerate(names)]
+
+
+def _layout_version(bands):
+    """Version 1 for single-band files (readable by older readers)."""
+    return 1 if bands is None else FORMAT_VERSION
+
+
+def _attribution_hdu(attribution, name, ver=None):
+    """The table HDU of one attribution's pixels, labels and weights."""
+    n_slots = attribution.labels.shape[1]
+    table = fits.BinTableHDU.from_columns([
+        fits.Column(name='PIXEL', format='K', array=attribution.pixels),
+        fits.Column(name='LABEL', format=f'{n_slots}K',
+                    array=attribution.labels),
+        fits.Column(name='WEIGHT', format=f'{n_slots}D',
+                    array=attribution.weights)], name=name, ver=ver)
+    table.header['NY'], table.header['NX'] = map(int, attribution.shape)
+    table.header['NSLOTS'] = n_slots
+    return table
+
+
 def _write_fits(segmentation, path, wcs):
     fields = _fields(segmentation)
+    bands = _band_list(segmentation)
     children, parents = _deblend_pairs(segmentation)
     primary = fits.PrimaryHDU()
     primary.header['FORMAT'] = (FORMAT_NAME, 'astropais file layout')
-    primary.header['FORMATV'] = (FORMAT_VERSION, 'layout version')
+    primary.header['FORMATV'] = (_layout_version(bands), 'layout version')
     primary.header['CREATOR'] = f'astropais {__version__}'
     header = wcs.to_header() if wcs is not None else None
     labels = fits.ImageHDU(fields['label_map'], header=header, name='LABELS')
-    n_slots = fields['labels'].shape[1]
-    table = fits.BinTableHDU.from_columns([
-        fits.Column(name='PIXEL', format='K', array=fields['pixels']),
-        fits.Column(name='LABEL', format=f'{n_slots}K',
-                    array=fields['labels']),
-        fits.Column(name='WEIGHT', format=f'{n_slots}D',
-                    array=fields['weights'])], name='ATTRIB')
-    table.header['NY'], table.header['NX'] = map(int, fields['shape'])
-    table.header['NSLOTS'] = n_slots
+    table = _attribution_hdu(segmentation.attribution, 'ATTRIB')
     centres = fits.BinTableHDU.from_columns([
         fits.Column(name='Y', format='D', array=fields['centres'][:, 0]),
         fits.Column(name='X', format='D', array=fields['centres'][:, 1])],
@@ -159,8 +196,16 @@ def _write_fits(segmentation, path, wcs):
         fits.Column(name='LABEL', format='K', array=children),
         fits.Column(name='PARENT', format='K', array=parents)],
         name='DEBLEND')
-    fits.HDUList([primary, labels, table, centres, deblend]).writeto(
-        path, overwrite=True)
+    hdus = [primary, labels, table, centres, deblend]
+    if bands is not None:
+        primary.header['NBANDS'] = (len(bands), 'bands with own fractions')
+        # A loop over the bands: one attribution table each.
+        for k, (name, attribution) in enumerate(bands):
+            hdu = _attribution_hdu(attribution, 'BANDATTR', ver=k + 1)
+            if name is not None:
+                hdu.header['BANDNAME'] = name
+            hdus.append(hdu)
+    fits.HDUList(hdus).writeto(path, overwrite=True)
 
 
 def _check_format(name, version, path):
@@ -186,17 +231,7 @@ def _read_fits(path):
         except KeyError as exc:
             raise ValueError(f'{os.fspath(path)!r} lacks an extension: '
                              f'{exc}') from None
-        shape = (int(table.header['NY']), int(table.header['NX']))
-        n_slots = int(table.header['NSLOTS'])
-        data = table.data
-        n_rows = 0 if data is None else len(data)
-        pixels = (np.array(data['PIXEL'], dtype=np.int64) if n_rows
-                  else np.zeros(0, dtype=np.int64))
-        labels = (np.array(data['LABEL'], dtype=np.int64).reshape(-1, n_slots)
-                  if n_rows else np.zeros((0, n_slots), dtype=np.int64))
-        weights = (np.array(data['WEIGHT'], dtype=np.float64)
-                   .reshape(-1, n_slots) if n_rows
-                   else np.zeros((0, n_slots)))
+        shape, pixels, labels, weights = _read_attribution_hdu(table)
         cdata = centres_hdu.data
         centres = (np.column_stack([cdata['Y'], cdata['X']]).astype(float)
                    if cdata is not None and len(cdata) else np.zeros((0, 2)))
@@ -207,18 +242,64 @@ def _read_fits(path):
             rows = hdul['DEBLEND'].data
             deblend = (np.array(rows['LABEL'], dtype=np.int64),
                        np.array(rows['PARENT'], dtype=np.int64))
+        bands = None
+        n_bands = int(hdul[0].header.get('NBANDS', 0))
+        if n_bands:
+            bands = ([], [])
+            # A loop over the bands: one attribution table each.
+            for k in range(n_bands):
+                try:
+                    hdu = hdul['BANDATTR', k + 1]
+                except KeyError:
+                    raise ValueError(f'{os.fspath(path)!r} lacks the '
+                                     f'attribution of band {k + 1} of '
+                                     f'{n_bands}') from None
+                bands[0].append(PixelAttribution(
+                    *_read_attribution_hdu(hdu), centres))
+                bands[1].append(hdu.header.get('BANDNAME'))
     attribution = PixelAttribution(shape, pixels, labels, weights, centres)
-    return attribution, label_map, wcs, deblend
+    return attribution, label_map, wcs, deblend, _named(bands)
+
+
+def _named(bands):
+    """``(attributions, names or None)``: names only if every band has one."""
+    if bands is None:
+        return None
+    attributions, names = bands
+    return attributions, (None if any(n is None for n in names)
+                          else list(names))
+
+
+def _read_attribution_hdu(table):
+    """``(shape, pixels, labels, weights)`` of an attribution table HDU."""
+    shape = (int(table.header['NY']), int(table.header['NX']))
+    n_slots = int(table.header['NSLOTS'])
+    data = table.data
+    n_rows = 0 if data is None else len(data)
+    pixels = (np.array(data['PIXEL'], dtype=np.int64) if n_rows
+              else np.zeros(0, dtype=np.int64))
+    labels = (np.array(data['LABEL'], dtype=np.int64).reshape(-1, n_slots)
+              if n_rows else np.zeros((0, n_slots), dtype=np.int64))
+    weights = (np.array(data['WEIGHT'], dtype=np.float64)
+               .reshape(-1, n_slots) if n_rows
+               else np.zeros((0, n_slots)))
+    return shape, pixels, labels, weights
 
 
 def _write_asdf(segmentation, path, wcs):
     import asdf
 
-    tree = {'format': FORMAT_NAME, 'format_version': FORMAT_VERSION,
+    bands = _band_list(segmentation)
+    tree = {'format': FORMAT_NAME,
+            'format_version': _layout_version(bands),
             'creator': f'astropais {__version__}',
             'segmentation': _fields(segmentation)}
     children, parents = _deblend_pairs(segmentation)
     tree['deblend'] = {'labels': children, 'parents': parents}
+    if bands is not None:
+        tree['bands'] = [{'name': name, 'pixels': att.pixels,
+                          'labels': att.labels, 'weights': att.weights}
+                         for name, att in bands]
     if wcs is not None:
         tree['wcs_header'] = dict(wcs.to_header())
     asdf.AsdfFile(tree).write_to(path, all_array_compression='zlib')
@@ -241,7 +322,16 @@ def _read_asdf(path):
         deblend = af.tree.get('deblend', {})
         deblend = (np.array(deblend.get('labels', []), dtype=np.int64),
                    np.array(deblend.get('parents', []), dtype=np.int64))
-    attribution = PixelAttribution(tuple(fields['shape']), fields['pixels'],
+        shape = tuple(int(n) for n in fields['shape'])
+        bands = None
+        if af.tree.get('bands') is not None:
+            bands = ([PixelAttribution(shape, np.array(band['pixels']),
+                                       np.array(band['labels']),
+                                       np.array(band['weights']),
+                                       fields['centres'])
+                      for band in af.tree['bands']],
+                     [band.get('name') for band in af.tree['bands']])
+    attribution = PixelAttribution(shape, fields['pixels'],
                                    fields['labels'], fields['weights'],
                                    fields['centres'])
-    return attribution, fields['label_map'], wcs, deblend
+    return attribution, fields['label_map'], wcs, deblend, _named(bands)
