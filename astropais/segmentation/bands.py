@@ -11,6 +11,7 @@ and the disjoint label map are shared: the label map is that of a
 import numpy as np
 
 from astropais.pcr.sparse import PixelAttribution
+from astropais.utils.bands import band_index
 
 __all__ = ['MultiBandAttribution']
 
@@ -178,17 +179,7 @@ class MultiBandAttribution:
         ValueError
             For an unknown name or an index out of range.
         """
-        if isinstance(band, str):
-            if self._names is None or band not in self._names:
-                raise ValueError(f'no band {band!r}; the bands are '
-                                 f'{self._names or "unnamed"}')
-            return self._names.index(band)
-        if (isinstance(band, (bool, np.bool_))
-                or not isinstance(band, (int, np.integer))
-                or not -self.n_bands <= band < self.n_bands):
-            raise ValueError(f'band must be a name or an index in '
-                             f'0..{self.n_bands - 1}, got {band!r}')
-        return int(band) % self.n_bands
+        return band_index(band, self._names, self.n_bands)
 
     def band(self, band):
         """

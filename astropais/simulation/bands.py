@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..utils.bands import band_index
 from .presets import PRESETS, SceneParameters
 
 __all__ = ['Band', 'MultiBandParameters', 'MULTIBAND_PRESETS',
@@ -227,17 +228,7 @@ class MultiBandParameters:
         -------
         index : int
         """
-        if isinstance(band, str):
-            if band not in self.band_names:
-                raise ValueError(f'no band {band!r}; the bands are '
-                                 f'{self.band_names}')
-            return self.band_names.index(band)
-        if (isinstance(band, (bool, np.bool_))
-                or not isinstance(band, (int, np.integer))
-                or not -self.n_bands <= band < self.n_bands):
-            raise ValueError(f'band must be a name or an index in '
-                             f'0..{self.n_bands - 1}, got {band!r}')
-        return int(band) % self.n_bands
+        return band_index(band, self.band_names, self.n_bands)
 
     def band_parameters(self, band):
         """

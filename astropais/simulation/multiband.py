@@ -66,12 +66,16 @@ class MultiBandScene(Scene):
 
     Attributes
     ----------
-    image, noise : `~numpy.ndarray`
-        Shape ``(b, H, W)``.
+    image : `~numpy.ndarray`
+        The noisy images, shape ``(b, H, W)``.
+    noise : `~numpy.ndarray`
+        The noise of each band, shape ``(b, H, W)``.
     sources : `~astropais.pcr.SourceImages`
         One ``(b, h, w)`` cut-out per source.
-    noise_sigma, psf_fwhm_pixels : `~numpy.ndarray`
-        One value per band.
+    noise_sigma : `~numpy.ndarray`
+        Per-pixel noise standard deviation of each band, shape (b,).
+    psf_fwhm_pixels : `~numpy.ndarray`
+        PSF FWHM of each band in pixels, shape (b,).
     psf : list of `~numpy.ndarray`
         The pixelated PSF of each band (unit sum).
     catalog : `~astropy.table.Table`
