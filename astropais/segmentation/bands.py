@@ -133,6 +133,72 @@ class MultiBandAttribution:
         return cls([PixelAttribution(shape, pixels, labels, band, centres)
                     for band in weights], bands=bands)
 
+    @classmethod
+    def from_pcr(cls, heatmap, vectors, fractions, footprint, *, bands=None,
+                 centres=None, **kwargs):
+        """
+        Decode a multi-band PCR: one set of centres, fractions per band.
+
+        The centres come from the heatmap (or are given); the detection
+        attribution decodes the band-averaged fractions, and band ``k``
+        decodes ``fractions[:, :, k]`` at the same centres (each with
+        `astropais.pcr.decode`).
+
+        Parameters
+        ----------
+        heatmap : array_like, shape (H, W)
+            The centre heatmap.
+        vectors : array_like, shape (H, W, n, 2)
+            The vectors to the ``n`` nearest centres (shared by the bands).
+        fractions : array_like, shape (H, W, b, n)
+            Per band, the fraction of each pixel's flux per slot.
+        footprint : array_like of bool, shape (H, W)
+            The source pixels.
+        bands : sequence of str, optional
+            The band names.
+        centres : array_like, shape (N, 2), optional
+            Known ``(y, x)`` centres (label ``i`` is row ``i - 1``).
+        **kwargs
+            `astropais.pcr.decode`'s options (``peak_threshold``,
+            ``min_distance``, ``vote_tolerance``, ``refine``,
+            ``assignment``).
+
+        Returns
+        -------
+        attribution : `MultiBandAttribution`
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astropais.pcr import SourceImages, encode
+        >>> from astropais.segmentation.bands import MultiBandAttribution
+        >>> blue = np.stack([np.full((3, 5), 3.0), np.ones((3, 5))])
+        >>> red = np.stack([np.ones((3, 5)), np.full((3, 5), 3.0)])
+        >>> src = SourceImages((5, 8), [blue, red], [(1, 0), (1, 3)])
+        >>> pcr = encode(src, [(2, 2), (2, 5)], n=2)
+        >>> multi = MultiBandAttribution.from_pcr(
+        ...     pcr.heatmap, pcr.vectors, pcr.fractions, pcr.source_mask,
+        ...     bands=['g', 'i'])
+        >>> multi.fluxes(src.total()).tolist()
+        [[45.0, 15.0], [15.0, 45.0]]
+        """
+        from astropais.pcr import decode
+
+        fractions = np.asarray(fractions)
+        if fractions.ndim != 4:
+            raise ValueError(f'fractions must have shape (H, W, b, n), got '
+                             f'{fractions.shape}')
+        detection = decode(heatmap, vectors, fractions.mean(axis=2),
+                           footprint, centres=centres, **kwargs)
+        kwargs.pop('peak_threshold', None)
+        kwargs.pop('min_distance', None)
+        kwargs.pop('refine', None)
+        # A loop over the bands: one decoding of each band's fractions.
+        per_band = [decode(heatmap, vectors, fractions[:, :, k], footprint,
+                           centres=detection.centres, **kwargs)
+                    for k in range(fractions.shape[2])]
+        return cls(per_band, bands=bands, detection=detection)
+
     def __len__(self):
         return len(self._bands)
 

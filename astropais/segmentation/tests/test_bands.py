@@ -233,3 +233,37 @@ def test_bad_multiband_attributions():
     assert multi.band(-1) is one
     with pytest.raises(ValueError, match=r'\(2, ny, nx\)'):
         multi.fluxes(np.zeros((1, 3)))
+
+
+def test_from_pcr_decodes_colours(truth):
+    from astropais.datasets import truth_source_mask
+    from astropais.pcr import encode
+
+    scene, _ = truth
+    total = scene.sources.total()
+    mask = truth_source_mask(total, scene.noise_sigma)
+    pcr = encode(scene.sources, scene.centres, n=3, source_mask=mask)
+    multi = MultiBandAttribution.from_pcr(
+        pcr.heatmap, pcr.vectors, pcr.fractions, pcr.source_mask,
+        bands=scene.bands, centres=scene.centres)
+    assert multi.bands == scene.bands
+    np.testing.assert_array_equal(multi.centres, scene.centres)
+    fluxes = multi.fluxes(total)
+    for k in range(scene.n_bands):
+        assert fluxes[:, k].sum() == pytest.approx(
+            total[k][multi.band(k).footprint].sum(), rel=1e-10)
+    own = np.column_stack([_own_flux_in(scene.sources, k, mask)
+                           for k in range(scene.n_bands)])
+    true_gi = -2.5 * np.log10(own[:, 0] / own[:, 2])
+    error = np.median(np.abs(-2.5 * np.log10(fluxes[:, 0] / fluxes[:, 2])
+                             - true_gi))
+    # The detection fractions in every band (one segmentation for all
+    # bands) miss the colour gradients between blended sources.
+    det = np.column_stack([multi.detection.fluxes(total[k])
+                           for k in range(scene.n_bands)])
+    det_error = np.median(np.abs(-2.5 * np.log10(det[:, 0] / det[:, 2])
+                                 - true_gi))
+    assert error < 0.5 * det_error
+    with pytest.raises(ValueError, match=r'\(H, W, b, n\)'):
+        MultiBandAttribution.from_pcr(pcr.heatmap, pcr.vectors,
+                                      pcr.fractions[:, :, 0], pcr.source_mask)
