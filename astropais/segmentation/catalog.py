@@ -202,7 +202,11 @@ class WeightedSourceCatalog(SourceCatalog):
             segmentation_image = WeightedSegmentationImage.from_segmentation(
                 segmentation_image)
         self._segmentation_image = segmentation_image
-        self._disjoint = segmentation_image.attribution.is_disjoint
+        attribution = segmentation_image.attribution
+        # Fractions of 0 or 1 that also give the label map (a band of a
+        # multi-band segmentation may not: it shares the detection's map).
+        self._disjoint = attribution.is_disjoint and np.array_equal(
+            attribution.label_map(), segmentation_image.data)
         if self._disjoint:
             # Fractions of 1: photutils' own measurements, unchanged.
             self._total_fraction = self._fraction_box = None

@@ -357,7 +357,9 @@ class WeightedSegmentationImage(SegmentationImage):
         segm : `WeightedSegmentationImage`
             A new single-band segmentation (a copy of the label map: edit
             this multi-band one to edit every band); a single-band
-            segmentation returns itself for band 0.
+            segmentation returns itself for band 0.  A source without
+            fractions in the band is measured as NaN there by
+            `~astropais.segmentation.WeightedSourceCatalog`.
 
         Raises
         ------

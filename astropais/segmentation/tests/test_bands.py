@@ -267,3 +267,23 @@ def test_from_pcr_decodes_colours(truth):
     with pytest.raises(ValueError, match=r'\(H, W, b, n\)'):
         MultiBandAttribution.from_pcr(pcr.heatmap, pcr.vectors,
                                       pcr.fractions[:, :, 0], pcr.source_mask)
+
+
+def test_band_whose_disjoint_fractions_differ_from_the_label_map():
+    # Band 'b' gives every pixel wholly to label 1, while the shared
+    # (detection) label map gives pixel 0 to label 2: band b's catalog
+    # must follow its fractions, not the label map.
+    multi = MultiBandAttribution.from_weights(
+        (1, 3), [0, 1, 2], [[1, 2], [2, 1], [1, 2]],
+        [[[0.4, 0.6], [0.5, 0.5], [0.5, 0.5]],
+         [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]],
+        [[0, 0], [0, 2]], bands=['a', 'b'])
+    segm = WeightedSegmentationImage(multi)
+    assert segm.data.tolist() == [[2, 1, 1]]
+    table = multiband_catalog(np.ones((2, 1, 3)), segm)
+    assert table['segment_flux_a'].tolist() == pytest.approx([1.4, 1.6])
+    assert table['segment_flux_b'][0] == 3.0
+    # No fraction in band b: not measured there (as photutils' sources
+    # whose pixels are all masked).
+    assert np.isnan(table['segment_flux_b'][1])
+    assert np.isnan(table['a-b'][1])
