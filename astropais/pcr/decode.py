@@ -499,6 +499,19 @@ def decode(heatmap, vectors, fractions, footprint, *, centres=None,
         raise ValueError(f'footprint has shape {footprint.shape}, expected '
                          f'{shape}')
     footprint = footprint.astype(bool)
+    vote_tolerance = _check_vote_options(vote_tolerance, assignment)
+    if centres is None:
+        centres = find_centres(heatmap, threshold=peak_threshold,
+                               min_distance=min_distance, vectors=vectors,
+                               refine=refine)
+    pixels = np.flatnonzero(footprint)
+    return _attribute(shape, pixels, vectors.reshape(-1, n, 2)[pixels],
+                      fractions.reshape(-1, n)[pixels], centres,
+                      vote_tolerance, assignment)
+
+
+def _check_vote_options(vote_tolerance, assignment):
+    """Validate `decode`'s vote options; return the tolerance as float."""
     if assignment not in ('vote', 'rank'):
         raise ValueError(f"assignment must be 'vote' or 'rank', got "
                          f'{assignment!r}')
@@ -506,34 +519,33 @@ def decode(heatmap, vectors, fractions, footprint, *, centres=None,
     if not vote_tolerance > 0 or not np.isfinite(vote_tolerance):
         raise ValueError(f'vote_tolerance must be a positive number, got '
                          f'{vote_tolerance}')
+    return vote_tolerance
 
-    if centres is None:
-        centres = find_centres(heatmap, threshold=peak_threshold,
-                               min_distance=min_distance, vectors=vectors,
-                               refine=refine)
-    else:
-        centres = np.asarray(centres, dtype=np.float64)
-        if centres.size == 0:
-            centres = centres.reshape(0, 2)
-        if centres.ndim != 2 or centres.shape[1] != 2:
-            raise ValueError(f'centres must have shape (N, 2), got '
-                             f'{centres.shape}')
-        if not np.all(np.isfinite(centres)):
-            raise ValueError('centres have NaN or inf values')
 
-    pixels = np.flatnonzero(footprint)
-    empty = PixelAttribution(shape, pixels[:0], np.zeros((0, n), np.int64),
-                             np.zeros((0, n)), centres)
-    if pixels.size == 0:
-        return empty
-    if len(centres) == 0:
-        warnings.warn(f'no source centres: {pixels.size} footprint pixels '
-                      f'are left unattributed', AstropyUserWarning)
-        return empty
-
-    return _decode_pixels(shape, pixels,
-                          vectors.reshape(-1, n, 2)[pixels],
-                          fractions.reshape(-1, n)[pixels], centres,
+def _attribute(shape, pixels, vectors, fractions, centres, vote_tolerance,
+               assignment):
+    """
+    `_decode_pixels` after checking ``centres`` (finite, ``(N, 2)``), with
+    the empty cases: no pixel, or no centre (a warning: the pixels stay
+    unattributed).  The one entry behind `decode` and
+    `~astropais.pcr.SparsePCR.decode`.
+    """
+    centres = np.asarray(centres, dtype=np.float64)
+    if centres.size == 0:
+        centres = centres.reshape(0, 2)
+    if centres.ndim != 2 or centres.shape[1] != 2:
+        raise ValueError(f'centres must have shape (N, 2), got '
+                         f'{centres.shape}')
+    if not np.all(np.isfinite(centres)):
+        raise ValueError('centres have NaN or inf values')
+    if pixels.size == 0 or len(centres) == 0:
+        if pixels.size:
+            warnings.warn(f'no source centres: {pixels.size} footprint '
+                          'pixels are left unattributed', AstropyUserWarning)
+        n = vectors.shape[1]
+        return PixelAttribution(shape, pixels[:0], np.zeros((0, n), np.int64),
+                                np.zeros((0, n)), centres)
+    return _decode_pixels(shape, pixels, vectors, fractions, centres,
                           vote_tolerance, assignment)
 
 

@@ -1043,35 +1043,12 @@ class SparsePCR:
         AstropyUserWarning
             With no centre: the footprint pixels stay unattributed.
         """
-        from .decode import _decode_pixels
+        from .decode import _attribute, _check_vote_options
 
-        if assignment not in ('vote', 'rank'):
-            raise ValueError(f"assignment must be 'vote' or 'rank', got "
-                             f'{assignment!r}')
-        vote_tolerance = float(vote_tolerance)
-        if not vote_tolerance > 0 or not np.isfinite(vote_tolerance):
-            raise ValueError(f'vote_tolerance must be a positive number, '
-                             f'got {vote_tolerance}')
-        centres = np.asarray(centres, dtype=np.float64)
-        if centres.size == 0:
-            centres = centres.reshape(0, 2)
-        if centres.ndim != 2 or centres.shape[1] != 2:
-            raise ValueError(f'centres must have shape (N, 2), got '
-                             f'{centres.shape}')
-        if not np.all(np.isfinite(centres)):
-            raise ValueError('centres have NaN or inf values')
-        n = self.n_slots
-        if self.pixels.size == 0 or len(centres) == 0:
-            if self.pixels.size:
-                warnings.warn(f'no source centres: {self.pixels.size} '
-                              'footprint pixels are left unattributed',
-                              AstropyUserWarning)
-            return PixelAttribution(self.shape, self.pixels[:0],
-                                    np.zeros((0, n), np.int64),
-                                    np.zeros((0, n)), centres)
-        return _decode_pixels(self.shape, self.pixels, self.vectors,
-                              self.fractions, centres, vote_tolerance,
-                              assignment)
+        vote_tolerance = _check_vote_options(vote_tolerance, assignment)
+        return _attribute(self.shape, self.pixels, self.vectors,
+                          self.fractions, centres, vote_tolerance,
+                          assignment)
 
 
 def _mean_positions(pixels, labels, shape, n_labels):
