@@ -302,6 +302,12 @@ class PAISDeblender:
                 f'model={self.model!r}, tile_size={self.tile_size}, '
                 f'overlap={self.overlap}, precision={self.precision!r})')
 
+    def _detect(self, data, threshold, mask):
+        """photutils' detection segmentation (None, with its warning, when
+        nothing is detected)."""
+        return detect_sources(data, threshold, self.n_pixels,
+                              connectivity=self.connectivity, mask=mask)
+
     def _tiling(self, data, footprint):
         """The predictor (tile batches in, clipped PCR out), the batch
         transform (normalisation) and the tile size for one image."""
@@ -519,9 +525,7 @@ class PAISDeblender:
             # compares float64 data (a Python float would be rounded to a
             # float32 image's type).
             threshold = np.float64(threshold)
-        detection = detect_sources(detection_data, threshold, self.n_pixels,
-                                   connectivity=self.connectivity,
-                                   mask=image.mask)
+        detection = self._detect(detection_data, threshold, image.mask)
         if detection is None:
             return None
         footprint = detection.data > 0

@@ -2,33 +2,39 @@
 Deblending on Dask: the network's tiles run as Dask tasks, on Dask's
 local scheduler or on any ``dask.distributed`` cluster.
 
-`DaskDeblender` is a `PAISDeblender` whose network pass (the bulk of the
-time on a crowded field: 58 of 81 s at 8192 x 8192 with 31 600 sources)
-is split into one task per batch of tiles; each task gets its window of
+`detect_footprints` is photutils' detection chunk by chunk: exact
+segments across chunk borders (``dask_image.ndmeasure.label``), numbered
+as photutils numbers them.
+
+`DaskDeblender` is a `PAISDeblender` that detects with it and whose
+network pass (the bulk of the time on a crowded field: 58 of 81 s at
+8192 x 8192 with 31 600 sources) is split into one task per batch of
+tiles; each task gets its window of
 the image (of a memory-mapped float32 image, only that window is read),
 runs the network there and returns only what the decoder reads (a
 `~astropais.pcr.SparsePCR` part, float32, ``O(footprint)``).  The tiles
-and batches are those of `PAISDeblender`, and detection, decoding and
-everything after run as there, on the client, so the result is the
+and batches are those of `PAISDeblender`, and decoding and everything
+after run as there, on the client, so the result is the
 in-memory one, bit for bit (tested on a two-worker ``LocalCluster``).
 
 Not yet here: the image must still fit in the client's memory (a Dask
-array is computed whole for the detection); exact global footprints
-with ``dask_image.ndmeasure.label``, decoding per footprint on the
-workers and a streamed catalog are the next steps.
+array is computed whole when the image is prepared, and the detection
+map is gathered); decoding per footprint on the workers, a streamed
+catalog and a chunked segmentation are the next steps.
 
 Workers load the network themselves (the shipped model, or a ``.keras``
 file with its sidecar, checksum verified), once per worker process.
 """
 
 import os
+import warnings
 
 import numpy as np
 
 from .deblender import PAISDeblender
 from .tiling import needed_tiles, tile_layout
 
-__all__ = ['DaskDeblender']
+__all__ = ['DaskDeblender', 'detect_footprints']
 
 # Networks loaded in this (worker) process, by (model path, precision).
 _NETWORKS = {}
@@ -42,6 +48,113 @@ def _network(source, precision):
         from astropais.model import load_model
         _NETWORKS[key] = load_model(source).cast(precision)
     return _NETWORKS[key]
+
+
+def _first_pixels(block, origin, width, n_labels):
+    """The first (raster-order) flat index of every label in one block
+    (the largest int64 for labels it does not hold)."""
+    first = np.full(n_labels + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    flat = np.flatnonzero(block)
+    if flat.size:
+        labels, at = np.unique(block.ravel()[flat], return_index=True)
+        yy, xx = np.divmod(flat[at], block.shape[1])
+        first[labels] = (yy + origin[0]) * width + xx + origin[1]
+    return first
+
+
+def detect_footprints(data, threshold, n_pixels, *, connectivity=8,
+                      mask=None, chunks=2048, scheduler=None):
+    """
+    photutils' `~photutils.segmentation.detect_sources`, chunk by chunk
+    with Dask.
+
+    The segments are exact across chunk borders
+    (`dask_image.ndmeasure.label`) and numbered as photutils numbers
+    them (by the raster order of their first pixel, after dropping those
+    smaller than ``n_pixels``), so the result equals photutils' (tested).
+
+    Parameters
+    ----------
+    data : array_like or `dask.array.Array`
+        The 2-D image (NaN never exceeds the threshold).
+    threshold : float or array_like
+        The per-pixel threshold.
+    n_pixels : int
+        The minimum number of connected pixels of a segment.
+    connectivity : {8, 4}, optional
+        The pixel connectivity.
+    mask : array_like of bool, optional
+        `True` for pixels that never belong to a segment.
+    chunks : int or tuple, optional
+        The Dask chunks for a NumPy input.
+    scheduler : optional
+        A Dask scheduler or ``distributed`` client (default: Dask's).
+
+    Returns
+    -------
+    segm : `~photutils.segmentation.SegmentationImage` or None
+        None, with photutils'
+        `~photutils.utils.exceptions.NoDetectionsWarning`, when no segment
+        is found.
+
+    Raises
+    ------
+    ValueError
+        If ``connectivity`` is not 4 or 8.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropais.segmentation.mosaic import detect_footprints
+    >>> image = np.zeros((6, 9)); image[1:3, 1:3] = image[3:5, 5:8] = 5.0
+    >>> detect_footprints(image, 1.0, 4, chunks=4).data[[1, 3], [1, 6]]
+    array([1, 2], dtype=int32)
+    """
+    import dask
+    import dask.array as da
+    from dask_image import ndmeasure
+    from photutils.segmentation import SegmentationImage
+    from photutils.utils.exceptions import NoDetectionsWarning
+
+    if connectivity not in (4, 8):
+        raise ValueError(f'connectivity must be 4 or 8, got '
+                         f'{connectivity!r}')
+    data = data if isinstance(data, da.Array) else da.from_array(
+        np.asarray(data), chunks=chunks)
+    if np.ndim(threshold):
+        threshold = da.from_array(np.asarray(threshold), chunks=data.chunks)
+    above = data > threshold
+    if mask is not None:
+        above &= ~da.from_array(np.asarray(mask, dtype=bool),
+                                chunks=data.chunks)
+    structure = (np.ones((3, 3), dtype=int) if connectivity == 8 else
+                 np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]]))
+    labels, n_labels = ndmeasure.label(above, structure)
+    labels = (scheduler.persist(labels) if hasattr(scheduler, 'persist')
+              else labels.persist(scheduler=scheduler))
+    n_labels = int(dask.compute(n_labels, scheduler=scheduler)[0])
+    none = n_labels == 0
+    if not none:
+        counts = da.bincount(labels.ravel(), minlength=n_labels + 1)
+        starts = [np.cumsum((0,) + c[:-1]) for c in labels.chunks]
+        firsts = [dask.delayed(_first_pixels)(
+            block, (starts[0][i], starts[1][j]), data.shape[1], n_labels)
+            for (i, j), block in np.ndenumerate(labels.to_delayed())]
+        counts, firsts = dask.compute(counts, firsts, scheduler=scheduler)
+        first = np.minimum.reduce(firsts)
+        kept = np.flatnonzero(counts[1:] >= n_pixels) + 1
+        none = kept.size == 0
+    if none:
+        warnings.warn('No sources were found.', NoDetectionsWarning)
+        return None
+    # photutils' numbers: by the first pixel of each kept segment.
+    kept = kept[np.argsort(first[kept], kind='stable')]
+    relabel = np.zeros(n_labels + 1, dtype=np.int32)
+    relabel[kept] = np.arange(1, kept.size + 1, dtype=np.int32)
+    segments = labels.map_blocks(lambda block: relabel[block],
+                                 dtype=np.int32)
+    return SegmentationImage(np.asarray(
+        dask.compute(segments, scheduler=scheduler)[0]))
 
 
 def _run_batch(deblender, window, footprint, noise_sigma, tile_size,
@@ -71,6 +184,8 @@ class DaskDeblender(PAISDeblender):
     client : `distributed.Client` or None, optional
         The cluster to run on; None uses Dask's default scheduler (the
         local threads, or the ``distributed`` client that is current).
+    chunks : int or tuple, optional
+        The chunks of the detection (`detect_footprints`).
     **kwargs
         Every other `PAISDeblender` option (``batch_size`` is the number
         of tiles a task runs).
@@ -87,7 +202,8 @@ class DaskDeblender(PAISDeblender):
     >>> segm = deblender(image, 3.0)                       # doctest: +SKIP
     """
 
-    def __init__(self, n_pixels, *, model=None, client=None, **kwargs):
+    def __init__(self, n_pixels, *, model=None, client=None, chunks=2048,
+                 **kwargs):
         if model is not None and not isinstance(model, (str, os.PathLike)):
             raise TypeError('DaskDeblender needs the model as None (the '
                             'shipped model) or a path, which every worker '
@@ -96,6 +212,15 @@ class DaskDeblender(PAISDeblender):
         self._source = None if model is None else os.fspath(model)
         self._precision = self.model.precision
         self.client = client
+        self.chunks = chunks
+
+    def _detect(self, data, threshold, mask):
+        """The detection segmentation chunk by chunk (`detect_footprints`:
+        photutils' segments and numbers)."""
+        return detect_footprints(data, threshold, self.n_pixels,
+                                 connectivity=self.connectivity, mask=mask,
+                                 chunks=self.chunks,
+                                 scheduler=self.client)
 
     def __getstate__(self):
         # Sent to workers without the network (each loads its own) or the

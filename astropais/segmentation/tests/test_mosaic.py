@@ -8,6 +8,7 @@ from astropais.segmentation.tests.helpers import gaussian_scene
 
 pytest.importorskip('dask')
 distributed = pytest.importorskip('distributed')
+pytest.importorskip('dask_image')
 
 SOURCES = [(20, 24, 2.0, 800.0), (23, 29, 1.8, 500.0), (90, 100, 2.5, 900.0),
            (150, 160, 2.0, 600.0), (186, 20, 2.0, 700.0),
@@ -40,7 +41,8 @@ def test_two_worker_cluster_gives_the_in_memory_result(tiny_model_path,
                                   processes=False, dashboard_address=None
                                   ) as cluster, \
             distributed.Client(cluster) as client:
-        deblender = DaskDeblender(5, client=client, **options)
+        # Detection in 2 x 2 chunks, segments crossing their borders.
+        deblender = DaskDeblender(5, client=client, chunks=100, **options)
         with distributed.get_task_stream(client) as stream:
             got = deblender(field, 3.0)
         assert_same(got, want)
@@ -59,3 +61,32 @@ def test_loaded_network_is_refused(tiny_model):
     from astropais.segmentation.mosaic import DaskDeblender
     with pytest.raises(TypeError, match='every worker'):
         DaskDeblender(5, model=tiny_model)
+
+
+@pytest.mark.parametrize('connectivity', [8, 4])
+def test_chunked_detection_is_photutils(connectivity):
+    # Segments crossing chunk borders, masked pixels, a threshold map and
+    # small segments dropped: the same map, numbered the same, as
+    # photutils' detect_sources.
+    from photutils.segmentation import detect_sources
+
+    from astropais.segmentation.mosaic import detect_footprints
+    rng = np.random.default_rng(3)
+    image = rng.normal(size=(150, 170))
+    image[40:90, 60:64] += 5.0                 # a bar across chunks
+    mask = np.zeros(image.shape, bool)
+    mask[100:110, 20:40] = True
+    threshold = np.full(image.shape, 1.2)
+    threshold[:, :50] = 1.0
+    for args in ((1.2, None), (threshold, mask)):
+        want = detect_sources(image, args[0], 4, connectivity=connectivity,
+                              mask=args[1])
+        got = detect_footprints(image, args[0], 4, connectivity=connectivity,
+                                mask=args[1], chunks=(60, 90))
+        assert want.n_labels > 20
+        np.testing.assert_array_equal(got.data, want.data)
+    from photutils.utils.exceptions import NoDetectionsWarning
+    with pytest.warns(NoDetectionsWarning, match='No sources'):
+        assert detect_footprints(image, 100.0, 4, chunks=(60, 90)) is None
+    with pytest.raises(ValueError, match='connectivity'):
+        detect_footprints(image, 1.0, 4, connectivity=6)
