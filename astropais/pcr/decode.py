@@ -530,7 +530,9 @@ def _attribute(shape, pixels, vectors, fractions, centres, vote_tolerance,
     `_decode_pixels` after checking ``centres`` (finite, ``(N, 2)``), with
     the empty cases: no pixel, or no centre (a warning: the pixels stay
     unattributed).  The one entry behind `decode` and
-    `~astropais.pcr.SparsePCR.decode`.
+    `~astropais.pcr.SparsePCR.decode`.  With per-band ``fractions``
+    ``(P, b, n)``: `_decode_bands`' detection attribution and list of band
+    attributions.
     """
     centres = np.asarray(centres, dtype=np.float64)
     if centres.size == 0:
@@ -545,8 +547,15 @@ def _attribute(shape, pixels, vectors, fractions, centres, vote_tolerance,
             warnings.warn(f'no source centres: {pixels.size} footprint '
                           'pixels are left unattributed', AstropyUserWarning)
         n = vectors.shape[1]
-        return PixelAttribution(shape, pixels[:0], np.zeros((0, n), np.int64),
-                                np.zeros((0, n)), centres)
+        empty = PixelAttribution(shape, pixels[:0],
+                                 np.zeros((0, n), np.int64),
+                                 np.zeros((0, n)), centres)
+        if fractions.ndim == 3:
+            return empty, [empty] * fractions.shape[1]
+        return empty
+    if fractions.ndim == 3:
+        return _decode_bands(shape, pixels, vectors, fractions, centres,
+                             vote_tolerance, assignment)
     return _decode_pixels(shape, pixels, vectors, fractions, centres,
                           vote_tolerance, assignment)
 
@@ -559,6 +568,21 @@ def _decode_pixels(shape, pixels, vectors, fractions, centres,
     among ``centres`` (at least one): steps 2 and 3 of `decode`, the one
     rule behind `decode` and `~astropais.pcr.SparsePCR.decode`.
     """
+    votes = _vote(shape, pixels, vectors, fractions, centres,
+                  vote_tolerance, assignment)
+    return _weigh(votes, fractions)
+
+
+def _vote(shape, pixels, vectors, voting, centres, vote_tolerance,
+          assignment):
+    """
+    Step 2 of `decode`: the label each slot votes for.
+
+    Only slots with a positive ``voting`` fraction ``(P, n)`` vote.
+    Returns a `_Votes` record: the slot labels ``(P, n)`` (0: no vote, or
+    a missed one under ``'vote'``) and what `_weigh` needs to give failed
+    pixels a label.
+    """
     n = vectors.shape[1]
     # Coincident centres: the tree holds each position once, labelled by
     # its lowest index.
@@ -566,9 +590,8 @@ def _decode_pixels(shape, pixels, vectors, fractions, centres,
     unique_label = np.append(first + 1, 0)      # index len(unique) = miss
 
     py, px = np.unravel_index(pixels, shape)
-    weights = fractions.astype(np.float64)
     # Only slots with a positive fraction vote.
-    vote_pixel, vote_slot = np.nonzero(weights > 0)
+    vote_pixel, vote_slot = np.nonzero(voting > 0)
     vote = vectors[vote_pixel, vote_slot]
     targets = np.empty((vote_pixel.size, 2))
     np.add(vote[:, 0], py[vote_pixel], out=targets[:, 0])
@@ -591,9 +614,33 @@ def _decode_pixels(shape, pixels, vectors, fractions, centres,
             ok = slot < k
             fallback[ok] = ranked[ok, slot[ok]]
             hit[missed] = fallback
-    labels = np.zeros(weights.shape, dtype=np.int64)
+    labels = np.zeros(voting.shape, dtype=np.int64)
     labels[vote_pixel, vote_slot] = unique_label[hit]
-    del vote_pixel, vote_slot, hit
+    return _Votes(shape, pixels, vectors, centres, labels, unique,
+                  unique_label, py, px)
+
+
+class _Votes:
+    """The slot labels of `_vote` and the context `_weigh` reads."""
+
+    def __init__(self, shape, pixels, vectors, centres, labels, unique,
+                 unique_label, py, px):
+        self.shape, self.pixels, self.vectors = shape, pixels, vectors
+        self.centres, self.labels = centres, labels
+        self.unique, self.unique_label = unique, unique_label
+        self.py, self.px = py, px
+
+
+def _weigh(votes, fractions):
+    """
+    Step 3 of `decode`: the attribution of the voted slot labels with the
+    weights ``fractions`` ``(P, n)`` (unlabelled slots dropped, repeated
+    labels merged, rows normalised, failed pixels to one centre, slots
+    sorted).
+    """
+    weights = fractions.astype(np.float64)
+    labels = votes.labels.copy()
+    py, px, unique = votes.py, votes.px, votes.unique
     weights[labels == 0] = 0.0
     _merge_duplicate_labels(labels, weights)
 
@@ -603,15 +650,88 @@ def _decode_pixels(shape, pixels, vectors, fractions, centres,
         # The centre nearest to where the pixel's first slot points (the
         # pixel itself where that slot is zero): a vote that missed by more
         # than the tolerance still says in which direction its source lies.
-        first = vectors[failed, 0]
+        first = votes.vectors[failed, 0]
         origin = np.column_stack([py[failed] + first[:, 0],
                                   px[failed] + first[:, 1]])
         _, nearest = cKDTree(unique).query(origin, k=1)
         labels[failed] = 0
         weights[failed] = 0.0
-        labels[failed, 0] = unique_label[nearest]
+        labels[failed, 0] = votes.unique_label[nearest]
         weights[failed, 0] = 1.0
         total[failed] = 1.0
     weights /= total[:, None]
     _sort_slots(labels, weights)
-    return PixelAttribution(shape, pixels, labels, weights, centres)
+    return PixelAttribution(votes.shape, votes.pixels, labels, weights,
+                            votes.centres)
+
+
+def _decode_bands(shape, pixels, vectors, fractions, centres,
+                  vote_tolerance, assignment):
+    """
+    Multi-band steps 2 and 3: the slots vote once, where their fraction
+    averaged over the bands is positive; the detection attribution
+    weighs those votes with the band-averaged fractions, and every band
+    with its own (see `band_weights`).
+
+    ``fractions`` is ``(P, b, n)``.  Returns the detection attribution and
+    the ``b`` band attributions (the same pixels, labels and slot order).
+    """
+    mean = fractions.mean(axis=1)
+    votes = _vote(shape, pixels, vectors, mean, centres, vote_tolerance,
+                  assignment)
+    detection = _weigh(votes, mean)
+    return detection, band_weights(detection, votes.labels, fractions)
+
+
+def band_weights(detection, slot_labels, fractions):
+    """
+    Per-band attributions on the labels and slot order of a detection
+    attribution.
+
+    Band ``k``'s weight of a pixel's label is the sum of its fractions
+    ``fractions[:, k]`` over the slots that voted for that label, the row
+    normalised to 1.  A pixel with no such weight in band ``k`` (its votes
+    all failed, or the band's fractions there are 0) keeps the detection's
+    weights, so that every band attributes all of every footprint pixel.
+
+    Parameters
+    ----------
+    detection : `~astropais.pcr.PixelAttribution`
+        The attribution whose labels (and slot order) every band shares;
+        its pixels are those of ``slot_labels``.  Its labels may be a
+        subset of the voted ones (e.g. confined to detection segments):
+        a label it lacks gets no weight.
+    slot_labels : `~numpy.ndarray` of int, shape (P, n)
+        The label each slot voted for (0: none).
+    fractions : `~numpy.ndarray`, shape (P, b, n)
+        The per-band fractions of the slots.
+
+    Returns
+    -------
+    attributions : list of `~astropais.pcr.PixelAttribution`
+        One per band.
+    """
+    slot_labels = np.asarray(slot_labels)
+    fractions = np.asarray(fractions)
+    if (fractions.ndim != 3 or slot_labels.shape != fractions.shape[::2]
+            or len(slot_labels) != detection.pixels.size):
+        raise ValueError(f'fractions {fractions.shape} and slot labels '
+                         f'{slot_labels.shape} do not match the '
+                         f'{detection.pixels.size} pixels')
+    labels = detection.labels
+    # (P, m, n): which voted slot feeds which of the detection's slots.
+    feeds = ((slot_labels[:, None, :] == labels[:, :, None])
+             & (labels[:, :, None] > 0))
+    result = []
+    # A loop over the bands (few): one (P, m, n) product each.
+    for k in range(fractions.shape[1]):
+        weights = np.einsum('pmn,pn->pm', feeds,
+                            fractions[:, k].astype(np.float64))
+        total = weights.sum(axis=1)
+        empty = ~(total > 0)
+        total[empty] = 1.0
+        weights /= total[:, None]
+        weights[empty] = detection.weights[empty]
+        result.append(PixelAttribution(detection.shape, detection.pixels,
+                                       labels, weights, detection.centres))
+    return result

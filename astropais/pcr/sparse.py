@@ -728,7 +728,7 @@ class PixelAttribution:
 @dataclass
 class SparsePCR:
     """
-    A single-band PCR kept only where the decoder reads it.
+    A PCR kept only where the decoder reads it.
 
     The vectors and fractions are kept at the footprint pixels (the pixels
     to attribute); the heatmap and the nearest-source vector (for
@@ -746,8 +746,9 @@ class SparsePCR:
         Flat indices of the footprint pixels, strictly increasing.
     vectors : `~numpy.ndarray`, shape (P, n, 2)
         Their ``(dy, dx)`` vectors in pixels (float32 is kept).
-    fractions : `~numpy.ndarray`, shape (P, n)
-        Their fractions per slot (non-negative).
+    fractions : `~numpy.ndarray`, shape (P, n) or (P, b, n)
+        Their fractions per slot (non-negative): one band, or ``b``
+        bands (see `decode_bands`).
     peak_floor : float
         The lowest centre height `find_centres` may be asked for
         (positive).
@@ -812,9 +813,12 @@ class SparsePCR:
         if self.vectors.ndim != 3 or self.vectors.shape[::2] != (n_pix, 2):
             raise ValueError(f'vectors has shape {self.vectors.shape}, '
                              f'expected {(n_pix, "n", 2)}')
-        if self.fractions.shape != self.vectors.shape[:2]:
+        if (self.fractions.ndim not in (2, 3)
+                or self.fractions.shape[::self.fractions.ndim - 1]
+                != self.vectors.shape[:2]):
             raise ValueError(f'fractions has shape {self.fractions.shape}, '
-                             f'expected {self.vectors.shape[:2]}')
+                             f'expected {self.vectors.shape[:2]} or '
+                             f'{(n_pix, "b", self.vectors.shape[1])}')
         if not (self.peak_heights.size == len(self.peak_vectors)
                 == self.peak_pixels.size):
             raise ValueError('peak_pixels, peak_heights and peak_vectors '
@@ -838,6 +842,11 @@ class SparsePCR:
         return self.vectors.shape[1]
 
     @property
+    def n_bands(self):
+        """The number of bands of the fractions."""
+        return 1 if self.fractions.ndim == 2 else self.fractions.shape[1]
+
+    @property
     def nbytes(self):
         """The memory held by the arrays, in bytes."""
         return sum(getattr(self, name).nbytes for name in (
@@ -856,8 +865,9 @@ class SparsePCR:
             The centre heatmap.
         vectors : array_like, shape (h, w, n, 2)
             The vectors.
-        fractions : array_like, shape (h, w, n) or (h, w, 1, n)
-            The fractions (one band).
+        fractions : array_like, shape (h, w, n) or (h, w, b, n)
+            The fractions (one band is kept as ``(P, n)``, several as
+            ``(P, b, n)``).
         footprint : array_like of bool, shape (h, w)
             The pixels to attribute.
         near : array_like of bool, shape (h, w), optional
@@ -880,18 +890,14 @@ class SparsePCR:
         Raises
         ------
         ValueError
-            If the maps differ in shape or the fractions have several
-            bands.
+            If the maps differ in shape.
         """
         heatmap = np.asarray(heatmap)
         local = heatmap.shape
         shape = local if shape is None else tuple(shape)
         vectors = np.asarray(vectors)
         fractions = np.asarray(fractions)
-        if fractions.ndim == 4:
-            if fractions.shape[2] != 1:
-                raise ValueError(f'SparsePCR takes one band; fractions has '
-                                 f'{fractions.shape[2]} bands')
+        if fractions.ndim == 4 and fractions.shape[2] == 1:
             fractions = fractions[:, :, 0]
         footprint = np.asarray(footprint, dtype=bool)
         peak = heatmap >= peak_floor
@@ -913,11 +919,13 @@ class SparsePCR:
         n = vectors.shape[2]
         vectors = vectors.reshape(-1, n, 2)
         return cls(shape, flat(own), vectors[own],
-                   fractions.reshape(-1, n)[own], peak_floor, flat(peaks),
+                   fractions.reshape(-1, *fractions.shape[2:])[own],
+                   peak_floor, flat(peaks),
                    heatmap.ravel()[peaks], vectors[peaks, 0])
 
     @classmethod
-    def merge(cls, parts, shape=None, n_slots=None, peak_floor=0.5):
+    def merge(cls, parts, shape=None, n_slots=None, peak_floor=0.5,
+              n_bands=1):
         """
         One `SparsePCR` from parts of disjoint pixels (e.g. the kept parts
         of tiles).
@@ -926,8 +934,8 @@ class SparsePCR:
         ----------
         parts : list of `SparsePCR`
             The parts, all of the same shape and ``peak_floor``.
-        shape, n_slots, peak_floor : optional
-            For an empty list: the result's shape, slots and floor.
+        shape, n_slots, peak_floor, n_bands : optional
+            For an empty list: the result's shape, slots, floor and bands.
 
         Returns
         -------
@@ -942,8 +950,10 @@ class SparsePCR:
         if not parts:
             n = int(n_slots or 1)
             empty = np.zeros(0, dtype=np.int64)
+            bands = () if n_bands == 1 else (int(n_bands),)
             return cls(shape, empty, np.zeros((0, n, 2), np.float32),
-                       np.zeros((0, n), np.float32), peak_floor, empty,
+                       np.zeros((0, *bands, n), np.float32), peak_floor,
+                       empty,
                        np.zeros(0, np.float32), np.zeros((0, 2), np.float32))
         if len({(p.shape, p.peak_floor) for p in parts}) > 1:
             raise ValueError('the parts differ in shape or peak_floor')
@@ -1017,7 +1027,8 @@ class SparsePCR:
         Attribute the footprint pixels among given centres.
 
         The same attribution as `~astropais.pcr.decode` on the dense maps
-        with ``centres`` given.
+        with ``centres`` given.  With several bands, the detection
+        attribution of `decode_bands` (the band-averaged fractions).
 
         Parameters
         ----------
@@ -1046,9 +1057,87 @@ class SparsePCR:
         from .decode import _attribute, _check_vote_options
 
         vote_tolerance = _check_vote_options(vote_tolerance, assignment)
-        return _attribute(self.shape, self.pixels, self.vectors,
-                          self.fractions, centres, vote_tolerance,
-                          assignment)
+        fractions = self.fractions
+        if fractions.ndim == 3:
+            fractions = fractions.mean(axis=1)
+        return _attribute(self.shape, self.pixels, self.vectors, fractions,
+                          centres, vote_tolerance, assignment)
+
+    def decode_bands(self, centres, *, vote_tolerance=2.0,
+                     assignment='vote', detection=None):
+        """
+        Attribute the footprint pixels among given centres, in every band.
+
+        The slots vote once for the centres, where their fraction
+        averaged over the bands is positive; the detection attribution
+        (what `decode` gives) weighs the votes with the band-averaged
+        fractions, and band ``k`` with its own fractions, on the
+        detection's labels (see `~astropais.pcr.decode.band_weights`).
+
+        Parameters
+        ----------
+        centres : array_like, shape (N, 2)
+            The ``(y, x)`` centres; label ``i`` is ``centres[i - 1]``.
+        vote_tolerance : float, optional
+            See `~astropais.pcr.decode`.
+        assignment : {'vote', 'rank'}, optional
+            See `~astropais.pcr.decode`.
+        detection : `PixelAttribution`, optional
+            A detection attribution of these pixels and centres to weigh
+            the bands on instead (e.g. `decode`'s, edited: a label it
+            lacks at a pixel gets no weight there in any band).
+
+        Returns
+        -------
+        detection : `PixelAttribution`
+            The detection attribution (``detection`` when given).
+        bands : list of `PixelAttribution`
+            One per band, with the detection's pixels, labels and slot
+            order.
+
+        Raises
+        ------
+        ValueError
+            If ``centres`` are not finite ``(N, 2)``, an option is out of
+            range, or ``detection`` has other pixels or centres.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from astropais.pcr import SourceImages, SparsePCR, encode
+        >>> blue = np.stack([np.full((3, 5), 3.0), np.ones((3, 5))])
+        >>> red = np.stack([np.ones((3, 5)), np.full((3, 5), 3.0)])
+        >>> src = SourceImages((5, 8), [blue, red], [(1, 0), (1, 3)])
+        >>> pcr = encode(src, [(2, 2), (2, 5)], n=2)
+        >>> sparse = SparsePCR.from_dense(pcr.heatmap, pcr.vectors,
+        ...                               pcr.fractions, pcr.source_mask)
+        >>> _, (g, i) = sparse.decode_bands(sparse.find_centres())
+        >>> total = src.total()
+        >>> g.fluxes(total[0]).tolist(), i.fluxes(total[1]).tolist()
+        ([45.0, 15.0], [15.0, 45.0])
+        """
+        from .decode import (_attribute, _check_vote_options, _vote,
+                             band_weights)
+
+        vote_tolerance = _check_vote_options(vote_tolerance, assignment)
+        fractions = self.fractions
+        if fractions.ndim == 2:
+            fractions = fractions[:, None]
+        if detection is None:
+            return _attribute(self.shape, self.pixels, self.vectors,
+                              fractions, centres, vote_tolerance, assignment)
+        if not (np.array_equal(detection.pixels, self.pixels)
+                and np.array_equal(detection.centres,
+                                   np.asarray(centres, dtype=np.float64)
+                                   .reshape(-1, 2))):
+            raise ValueError('detection must attribute these pixels among '
+                             'these centres')
+        if self.pixels.size == 0 or len(detection.centres) == 0:
+            return detection, [detection] * fractions.shape[1]
+        votes = _vote(self.shape, self.pixels, self.vectors,
+                      fractions.mean(axis=1), detection.centres,
+                      vote_tolerance, assignment)
+        return detection, band_weights(detection, votes.labels, fractions)
 
 
 def _mean_positions(pixels, labels, shape, n_labels):

@@ -117,6 +117,102 @@ def test_bad_sparse_pcr():
         good.decode([[1.0, 1.0]], vote_tolerance=0)
     with pytest.raises(ValueError, match=r'\(N, 2\)'):
         good.decode([1.0, 1.0, 1.0])
-    with pytest.raises(ValueError, match='one band'):
-        SparsePCR.from_dense(heatmap, vectors, np.stack([fractions] * 2, 2),
+    with pytest.raises(ValueError, match='fractions has shape'):
+        SparsePCR.from_dense(heatmap, vectors, fractions[..., None, None],
                              footprint)
+
+
+def multiband_pcr(seed, n_bands=3):
+    """`noisy_pcr` with independent noisy fractions in each band."""
+    heatmap, vectors, fractions, footprint = noisy_pcr(seed)
+    rng = np.random.default_rng(seed + 100)
+    per_band = rng.dirichlet(np.ones(fractions.shape[-1]),
+                             fractions.shape[:2] + (n_bands,))
+    per_band[rng.random(per_band.shape) < 0.1] = 0
+    return heatmap, vectors, per_band.astype(np.float32), footprint
+
+
+@pytest.mark.parametrize('assignment', ['vote', 'rank'])
+def test_decode_bands_votes_once_and_weighs_every_band(assignment):
+    heatmap, vectors, fractions, footprint = multiband_pcr(1)
+    sparse = SparsePCR.from_dense(heatmap, vectors, fractions, footprint)
+    assert sparse.n_bands == 3 and sparse.fractions.shape[1:] == (3, 3)
+    centres = sparse.find_centres()
+    detection, bands = sparse.decode_bands(centres, vote_tolerance=3.0,
+                                           assignment=assignment)
+    # The detection is the single-band decoding of the mean fractions.
+    mean = decode(heatmap, vectors, fractions.mean(axis=2), footprint,
+                  centres=centres, vote_tolerance=3.0, assignment=assignment)
+    np.testing.assert_array_equal(detection.labels, mean.labels)
+    np.testing.assert_allclose(detection.weights, mean.weights, rtol=1e-6)
+    flat_fractions = fractions.reshape(-1, 3, 3)[sparse.pixels]
+    for k, band in enumerate(bands):
+        np.testing.assert_array_equal(band.labels, detection.labels)
+        np.testing.assert_allclose(band.weights.sum(axis=1), 1.0)
+        assert np.all(band.weights[band.labels == 0] == 0)
+        # A pixel whose label gets band k's fractions of its voting slots
+        # in proportion: compare with one label's share where the
+        # detection has one label per slot voted (no merging needed).
+        one = (detection.labels > 0).sum(axis=1) == 1
+        assert np.all(band.weights[one, 0] == 1)
+    # The bands differ (their fractions do).
+    assert not np.allclose(bands[0].weights, bands[1].weights)
+    # With one band, decode_bands is decode.
+    single = SparsePCR.from_dense(heatmap, vectors, fractions[:, :, :1],
+                                  footprint)
+    assert single.n_bands == 1 and single.fractions.ndim == 2
+    det1, (band1,) = single.decode_bands(centres, vote_tolerance=3.0,
+                                         assignment=assignment)
+    ref = single.decode(centres, vote_tolerance=3.0, assignment=assignment)
+    np.testing.assert_array_equal(det1.labels, ref.labels)
+    np.testing.assert_array_equal(band1.labels, ref.labels)
+    np.testing.assert_allclose(band1.weights, ref.weights, rtol=1e-12)
+    assert flat_fractions.shape == (sparse.pixels.size, 3, 3)
+
+
+def test_decode_bands_on_an_encoded_truth_gives_each_band_its_flux():
+    from astropais.pcr import SourceImages, encode
+
+    rng = np.random.default_rng(3)
+    blue = np.stack([np.full((5, 7), 3.0), np.ones((5, 7))])
+    red = np.stack([np.ones((5, 7)), np.full((5, 7), 3.0)])
+    src = SourceImages((9, 14), [blue * rng.uniform(1, 2), red],
+                       [(2, 0), (2, 5)])
+    pcr = encode(src, [(4, 3), (4, 8)], n=2)
+    sparse = SparsePCR.from_dense(pcr.heatmap, pcr.vectors, pcr.fractions,
+                                  pcr.source_mask)
+    _, bands = sparse.decode_bands(sparse.find_centres())
+    total = src.total()
+    for k, band in enumerate(bands):
+        truth = [source[k].sum() for source in src.cutouts]
+        np.testing.assert_allclose(band.fluxes(total[k]), truth, rtol=1e-5)
+
+
+def test_decode_bands_on_an_edited_detection():
+    heatmap, vectors, fractions, footprint = multiband_pcr(2)
+    sparse = SparsePCR.from_dense(heatmap, vectors, fractions, footprint)
+    centres = sparse.find_centres()
+    detection = sparse.decode(centres, vote_tolerance=3.0)
+    # Drop label 1 everywhere (as the deblender confines labels to their
+    # detection segments): its pixels' band weights go to the others, and
+    # the pixels it held alone go to label 2 in every band.
+    from astropais.pcr import PixelAttribution
+
+    labels, weights = detection.labels.copy(), detection.weights.copy()
+    weights[labels == 1] = 0
+    labels[labels == 1] = 0
+    alone = weights.sum(axis=1) == 0
+    assert alone.any() and not alone.all()
+    labels[alone, 0], weights[alone, 0] = 2, 1.0
+    weights /= weights.sum(axis=1, keepdims=True)
+    edited = PixelAttribution(detection.shape, detection.pixels, labels,
+                              weights, detection.centres)
+    _, bands = sparse.decode_bands(centres, vote_tolerance=3.0,
+                                   detection=edited)
+    for band in bands:
+        assert not np.any(band.labels == 1)
+        np.testing.assert_array_equal(band.labels, edited.labels)
+        np.testing.assert_allclose(band.weights.sum(axis=1), 1.0)
+        assert np.all(band.weights[alone, 0] == 1)
+    with pytest.raises(ValueError, match='these pixels'):
+        sparse.decode_bands(centres[1:], detection=detection)
