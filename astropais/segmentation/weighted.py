@@ -46,6 +46,33 @@ def disjoint_label_map(attribution):
     return attribution.label_map()
 
 
+class _Snapshot:
+    """
+    The labelled pixels of a label map as last seen (flat indices and
+    labels): ``O(footprint)`` memory instead of a whole-image copy, and
+    an exact test of whether the map was edited since.
+    """
+
+    def __init__(self, labels):
+        self.shape = labels.shape
+        self.dtype = labels.dtype
+        self.pixels = np.flatnonzero(labels)
+        self.values = labels.ravel()[self.pixels] if labels.flags.contiguous \
+            else labels.flat[self.pixels]
+
+    def matches(self, labels):
+        """Whether ``labels`` (of any shape) equals the map seen."""
+        return (labels.shape == self.shape
+                and np.count_nonzero(labels) == self.pixels.size
+                and np.array_equal(labels.flat[self.pixels], self.values))
+
+    def array(self):
+        """The label map seen, as a new array."""
+        labels = np.zeros(self.shape, dtype=self.dtype)
+        labels.flat[self.pixels] = self.values
+        return labels
+
+
 class _fraction_property(lazyproperty):
     """
     A lazy property computed from the fractions: it first brings the
@@ -162,7 +189,7 @@ class WeightedSegmentationImage(SegmentationImage):
                 multi = MultiBandAttribution.repeated(
                     attribution, self._multi.n_bands, self._multi.bands)
         self._attribution, self._multi = attribution, multi
-        self._seen = None if attribution is None else self._data.copy()
+        self._seen = None if attribution is None else _Snapshot(self._data)
 
     def _edited(self, operation, *args, **kwargs):
         """
@@ -178,17 +205,16 @@ class WeightedSegmentationImage(SegmentationImage):
         if self._attribution is None:
             raise ValueError('fractions need a 2-D segmentation image; this '
                              f'one is {self._data.ndim}-D')
-        if (self._seen.shape == self._data.shape
-                and np.array_equal(self._seen, self._data)):
+        if self._seen.matches(self._data):
             return
         if not np.issubdtype(self._data.dtype, np.integer):
             raise TypeError('data must have integer type')
         if self._seen.shape == self._data.shape:
-            attribution, multi = self._edited('follow_label_map', self._seen,
-                                              self._data)
+            attribution, multi = self._edited('follow_label_map',
+                                              self._seen.array(), self._data)
             self._reset_lazyproperties()
             self._attribution, self._multi = attribution, multi
-            self._seen = self._data.copy()
+            self._seen = _Snapshot(self._data)
         else:
             self._reset_lazyproperties()
             self._set_attribution()
@@ -260,8 +286,8 @@ class WeightedSegmentationImage(SegmentationImage):
         if (old is not None and value.ndim == 2
                 and tuple(value.shape) == old.shape):
             self._attribution, self._multi = self._edited(
-                'follow_label_map', self._seen, value)
-            self._seen = value.copy()
+                'follow_label_map', self._seen.array(), value)
+            self._seen = _Snapshot(value)
             return
         if old is not None and np.any((old.weights > 0)
                                       & (old.weights < 1)):
@@ -308,7 +334,7 @@ class WeightedSegmentationImage(SegmentationImage):
         new._attribution = new._multi = None
         SegmentationImage.__init__(new, label_map)
         new._attribution, new._multi = attribution, multi
-        new._seen = label_map.copy()
+        new._seen = _Snapshot(label_map)
         return new
 
     @property
@@ -508,7 +534,7 @@ class WeightedSegmentationImage(SegmentationImage):
         self._reset_lazyproperties()
         self._attribution, self._multi = attribution, multi
         self._data = attribution.label_map().astype(dtype)
-        self._seen = self._data.copy()
+        self._seen = _Snapshot(self._data)
         self._update_deblend_label_map(relabel_map)
 
     def reassign_labels(self, labels, new_label, relabel=False):

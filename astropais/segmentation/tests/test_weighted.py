@@ -255,6 +255,24 @@ def test_edit_through_asarray_flows_into_fractions(scene):
     check_consistent(segm)
 
 
+
+def test_edit_that_keeps_the_labelled_pixel_count_is_seen(scene):
+    # The label map is remembered by its labelled pixels only: an edit
+    # that moves a label onto the background, keeping the number of
+    # labelled pixels, must still reach the fractions.
+    segm = WeightedSegmentationImage(scene[2])
+    labelled = np.argwhere(segm.data == 1)[0]
+    empty = np.argwhere(segm.data == 0)[0]
+    segm.data[tuple(labelled)] = 0
+    segm.data[tuple(empty)] = 1
+    attribution = segm.attribution
+    at = np.ravel_multi_index(tuple(empty), segm.shape)
+    row = np.flatnonzero(attribution.pixels == at)
+    assert row.size == 1
+    assert attribution.labels[row[0], 0] == 1
+    assert attribution.weights[row[0], 0] == 1.0
+    check_consistent(segm)
+
 def test_edit_through_a_slice_flows_into_the_parent(scene):
     segm = WeightedSegmentationImage(scene[2])
     box = (slice(15, 22), slice(17, 25))
