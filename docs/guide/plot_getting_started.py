@@ -13,7 +13,9 @@ place.
 
 Install astropais with ``python -m pip install astropais`` (see
 :doc:`/install`).  It ships a trained model, so nothing needs to be
-trained before the first call.
+trained before the first call.  This page simulates its example field
+with GalSim, which the ``simulation`` extra brings: to run it yourself,
+``python -m pip install "astropais[simulation]"``.
 """
 
 # %%
