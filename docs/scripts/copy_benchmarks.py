@@ -59,6 +59,29 @@ def transposed_list_table(header, rows, caption):
     return lines + ['']
 
 
+def wrapped_command(command, width=72):
+    r"""
+    The lines of ``command`` broken before its options (shell continuation
+    lines), none longer than ``width`` where an option allows it, so that
+    the page shows the whole command without scrolling.
+
+    Examples
+    --------
+    >>> wrapped_command('python run.py --a 1 --b 2', width=16)
+    ['python run.py \\', '    --a 1 --b 2']
+    """
+    words = command.split(' --')
+    parts = [words[0]] + ['--' + word for word in words[1:]]
+    lines, line = [], ''
+    for part in parts:
+        if line.strip() and len(line) + 1 + len(part) > width:
+            lines.append(line + ' \\')
+            line = '    ' + part
+        else:
+            line = f'{line} {part}' if line else part
+    return lines + [line]
+
+
 def section(name, meta, plots, summary):
     """The reST of one run."""
     title = f'Run ``{name}``'
@@ -66,7 +89,8 @@ def section(name, meta, plots, summary):
                          sorted(meta.get('versions', {}).items()))
     lines = [title, '-' * len(title), '',
              'Made on {} with::'.format(meta.get('date', '(date not recorded)')),
-             '', f'    python benchmarks/{meta.get("command", "run.py")}', '',
+             '', *(f'    {line}' for line in wrapped_command(
+                 f'python benchmarks/{meta.get("command", "run.py")}')), '',
              f'Machine: {meta.get("machine", "?")}, '
              f'{meta.get("cpu_count", "?")} CPUs.  Versions: {versions}.', '',
              'The summary table, as written by the runner '
