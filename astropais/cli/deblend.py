@@ -7,6 +7,9 @@ import sys
 
 import numpy as np
 
+# Images above _MOSAIC_SIDE**2 pixels run on Dask (pipeline.MOSAIC_PIXELS).
+_MOSAIC_SIDE = 8192
+
 __all__ = ['add_parser', 'add_common_options', 'common_deblender', 'run',
            'provenance', 'report']
 
@@ -49,7 +52,7 @@ def add_common_options(parser):
                         help='show progress bars')
 
 
-def common_deblender(args):
+def common_deblender(args, shape=None, client=None):
     """
     The deblender that the options of `add_common_options` configure.
 
@@ -57,18 +60,33 @@ def common_deblender(args):
     ----------
     args : `argparse.Namespace`
         The parsed arguments.
+    shape : tuple of int, optional
+        The image shape: above
+        `~astropais.segmentation.pipeline.MOSAIC_PIXELS` pixels, or with
+        ``--dask``, the deblender runs on Dask (see
+        `~astropais.segmentation.pipeline.make_deblender`).
+    client : `distributed.Client`, optional
+        The cluster of ``--dask ADDRESS``.
 
     Returns
     -------
     deblender : `~astropais.PAISDeblender`
         With ``--n-pixels``, ``--model``, ``--precision`` and
-        ``--progress``.
+        ``--progress`` (a `~astropais.segmentation.mosaic.DaskDeblender`
+        on Dask).
     """
-    from astropais.segmentation import PAISDeblender
+    from astropais.segmentation.pipeline import make_deblender
 
-    return PAISDeblender(args.n_pixels, model=args.model,
-                         precision=args.precision,
-                         progress_bar=args.progress)
+    dask = getattr(args, 'dask', None)
+    if client is not None:
+        dask = client
+    elif dask is not None:
+        dask = True
+    return make_deblender((0, 0) if shape is None else shape, args.n_pixels,
+                          model=args.model, precision=args.precision,
+                          progress_bar=args.progress,
+                          dask=False if shape is None and dask is None
+                          else dask)
 
 
 def add_parser(subparsers):
@@ -131,6 +149,15 @@ def add_parser(subparsers):
                    help='detect on the image smoothed with a Gaussian of this '
                         'FWHM (ideally the PSF FWHM), as photutils recommends '
                         '(default: no smoothing)')
+    # (the size is pipeline.MOSAIC_PIXELS, which would import photutils
+    # here; a test checks that they agree)
+    p.add_argument('--dask', nargs='?', const='', default=None,
+                   metavar='ADDRESS',
+                   help='deblend on Dask (extra mosaic): on the '
+                        'dask.distributed scheduler at ADDRESS, or without '
+                        "one on Dask's local scheduler.  Images of more "
+                        f'than {_MOSAIC_SIDE} x {_MOSAIC_SIDE} pixels use '
+                        'Dask by themselves when the extra is installed')
     add_common_options(p)
     p.set_defaults(func=run)
 
@@ -238,6 +265,19 @@ def _error_option(args):
     return None, None
 
 
+def _dask_client(address):
+    """A client of the scheduler at ``address`` (``--dask ADDRESS``), or
+    None."""
+    if not address:
+        return None
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise ImportError('--dask ADDRESS needs dask.distributed (pip '
+                          'install astropais[mosaic])') from exc
+    return Client(address)
+
+
 def run(args):
     """
     Run ``astropais deblend``.
@@ -257,6 +297,7 @@ def run(args):
 
     from .fitsinput import output_stem, read_error_map, read_image
 
+    client = None
     try:
         image = read_image(args.image, args.hdu)
         # Non-finite pixels (and pixels without an error) are masked
@@ -267,7 +308,8 @@ def run(args):
         if kind is not None:
             error, error_source = read_error_map(spec, kind, image)
             mask |= ~np.isfinite(error)
-        deblender = common_deblender(args)
+        client = _dask_client(args.dask)
+        deblender = common_deblender(args, image.data.shape, client)
         result = deblend_field(
             image.data, n_sigma=args.threshold, mask=mask, error=error,
             background=args.background, box_size=args.box_size,
@@ -285,8 +327,11 @@ def run(args):
                                    result.catalog, wcs=image.wcs,
                                    overwrite=args.overwrite,
                                    provenance=cards)
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, ImportError) as exc:
         print(f'astropais deblend: error: {exc}', file=sys.stderr)
         return 2
+    finally:
+        if client is not None:
+            client.close()
     report(result, paths)
     return 0 if result.segmentation is not None else 1

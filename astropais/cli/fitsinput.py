@@ -28,7 +28,9 @@ class FitsImage:
     Parameters
     ----------
     data : `~numpy.ndarray`
-        The image (float64).
+        The image: the HDU's data memory-mapped (float32 stays float32
+        and is read as it is used); scaled (``BSCALE``/``BZERO``) data
+        are read whole by astropy.
     wcs : `~astropy.wcs.WCS` or `None`
         Its celestial WCS, if the header has one.
     path : str
@@ -117,10 +119,10 @@ def _select(hdul, path, hdu):
     return index, selected
 
 
-def _open(path):
+def _open(path, memmap=None):
     from astropy.io import fits
     try:
-        return fits.open(path)
+        return fits.open(path, memmap=memmap)
     except OSError as exc:
         raise OSError(f'cannot read {path} as FITS: {exc}') from exc
 
@@ -164,9 +166,10 @@ def read_image(path, hdu=None):
     from astropy.wcs import WCS
 
     path = os.fspath(path)
-    with _open(path) as hdul:
+    # The data stay memory-mapped after the file is closed.
+    with _open(path, memmap=True) as hdul:
         index, selected = _select(hdul, path, hdu)
-        data = np.array(selected.data, dtype=float)
+        data = selected.data
         wcs = (WCS(selected.header) if 'CTYPE1' in selected.header
                else None)
         label = f'{index} ({selected.name},{selected.ver})'

@@ -5,6 +5,8 @@ pipeline of `deblend_field` and of the ``astropais deblend`` and
 deblending, photometry).
 """
 
+import importlib.util
+import os
 import warnings
 from dataclasses import dataclass
 
@@ -12,7 +14,8 @@ import numpy as np
 from astropy import units as u
 from astropy.nddata import NDData, StdDevUncertainty
 from astropy.utils.decorators import deprecated_renamed_argument
-from astropy.utils.exceptions import AstropyDeprecationWarning
+from astropy.utils.exceptions import (AstropyDeprecationWarning,
+                                      AstropyUserWarning)
 
 from .background import DEFAULT_N_SIGMA, estimate_background
 from .catalog import WeightedSourceCatalog
@@ -20,7 +23,12 @@ from .deblender import PAISDeblender
 from .inputs import in_data_unit, prepare_image
 from .uncertainty import UNCERTAINTY_KINDS, error_from_map
 
-__all__ = ['DeblendResult', 'deblend_field', 'detection_kernel']
+__all__ = ['DeblendResult', 'MOSAIC_PIXELS', 'deblend_field',
+           'detection_kernel', 'make_deblender']
+
+#: Images with more pixels than this are deblended on Dask
+#: (`~astropais.segmentation.mosaic.DaskDeblender`) unless told otherwise.
+MOSAIC_PIXELS = 8192 * 8192
 
 
 @dataclass
@@ -96,7 +104,7 @@ def deblend_field(data, *, n_sigma=DEFAULT_N_SIGMA, n_pixels=5, model=None,
                   error=None, variance=None, weight=None, wcs=None,
                   mask=None, deblender=None, kernel_fwhm=None,
                   precision='auto', progress_bar=True,
-                  subtract_background=None):
+                  subtract_background=None, dask=None):
     """
     Subtract the background, then detect, deblend and measure the sources
     of an image.
@@ -155,6 +163,12 @@ def deblend_field(data, *, n_sigma=DEFAULT_N_SIGMA, n_pixels=5, model=None,
     subtract_background : bool, optional
         Deprecated: ``True`` is ``background='constant'``, ``False``
         ``background='none'``.
+    dask : None, bool or `distributed.Client`, optional
+        Whether to deblend on Dask
+        (`~astropais.segmentation.mosaic.DaskDeblender`): `None` (the
+        default) does for images of more than `MOSAIC_PIXELS` pixels,
+        `True` always (Dask's default scheduler), a client on its cluster,
+        `False` never.  Ignored with ``deblender``; see `make_deblender`.
 
     Returns
     -------
@@ -202,7 +216,11 @@ def deblend_field(data, *, n_sigma=DEFAULT_N_SIGMA, n_pixels=5, model=None,
         image.unit = unit
     sky = estimate_background(image.data, image.mask, method=background,
                               box_size=box_size, filter_size=filter_size)
-    work = np.where(image.mask, 0.0, image.data - sky.background)
+    masked = bool(np.any(image.mask))
+    # (one whole-image array less when no pixel is masked)
+    work = image.data - sky.background
+    if masked:
+        work[image.mask] = 0.0
     if image.error is None:
         noise_sigma = sky.background_rms
         noise_map = _fill_masked(noise_sigma, image.mask)
@@ -213,9 +231,9 @@ def deblend_field(data, *, n_sigma=DEFAULT_N_SIGMA, n_pixels=5, model=None,
         noise_sigma = float(np.median(image.error[~image.mask]))
         threshold = n_sigma * noise_map
     if deblender is None:
-        deblender = PAISDeblender(n_pixels, model=model,
-                                  precision=precision,
-                                  progress_bar=progress_bar)
+        deblender = make_deblender(image.data.shape, n_pixels, model=model,
+                                   precision=precision,
+                                   progress_bar=progress_bar, dask=dask)
     convolved = None
     if kernel_fwhm is not None:
         from astropy.convolution import convolve
@@ -241,9 +259,71 @@ def deblend_field(data, *, n_sigma=DEFAULT_N_SIGMA, n_pixels=5, model=None,
         catalog = WeightedSourceCatalog(with_unit(work), segm,
                                         mask=image.mask, error=catalog_error,
                                         wcs=wcs, progress_bar=progress_bar)
-    return DeblendResult(with_unit(np.where(image.mask, np.nan, work)),
+    return DeblendResult(with_unit(np.where(image.mask, np.nan, work)
+                                   if masked else work),
                          with_unit(sky.background), with_unit(noise_sigma),
                          with_unit(threshold), segm, catalog, sky)
+
+
+def make_deblender(shape, n_pixels=5, *, model=None, precision='auto',
+                   progress_bar=True, dask=None):
+    """
+    The deblender of `deblend_field` for an image of ``shape``: in memory,
+    or on Dask above `MOSAIC_PIXELS` pixels.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        The image shape.
+    n_pixels : int, optional
+        Minimum connected pixels of a detection.
+    model : None, path or `~astropais.model.PCRNetwork`, optional
+        The network (`None`: the shipped model).  A loaded network keeps
+        the image in memory when ``dask`` is `None` (Dask's workers load
+        the model from its file).
+    precision : {'auto', 'float32', 'bfloat16'}, optional
+        The network's arithmetic.
+    progress_bar : bool, optional
+        Show progress bars.
+    dask : None, bool or `distributed.Client`, optional
+        `None`: Dask for more than `MOSAIC_PIXELS` pixels when the
+        ``mosaic`` extra (``dask-image``) is installed (otherwise in
+        memory, with a warning); `True`: Dask's default scheduler; a
+        client: its cluster; `False`: in memory.
+
+    Returns
+    -------
+    deblender : `PAISDeblender` or `~astropais.segmentation.mosaic.DaskDeblender`
+
+    Raises
+    ------
+    ImportError
+        If Dask is asked for and the ``mosaic`` extra is missing.
+    TypeError
+        If Dask is asked for with a loaded network as ``model``.
+
+    Examples
+    --------
+    >>> from astropais.segmentation.pipeline import make_deblender
+    >>> type(make_deblender((64, 64), progress_bar=False)).__name__
+    'PAISDeblender'
+    """
+    if dask is None:
+        dask = (int(np.prod(shape)) > MOSAIC_PIXELS
+                and (model is None or isinstance(model, (str, os.PathLike))))
+        if dask and importlib.util.find_spec('dask_image') is None:
+            warnings.warn(f'an image of {shape[0]} x {shape[1]} pixels is '
+                          'deblended in memory: install the mosaic extra '
+                          '(pip install astropais[mosaic]) to deblend it on '
+                          'Dask', AstropyUserWarning)
+            dask = False
+    if dask is False:
+        return PAISDeblender(n_pixels, model=model, precision=precision,
+                             progress_bar=progress_bar)
+    from .mosaic import DaskDeblender
+    return DaskDeblender(n_pixels, model=model, precision=precision,
+                         progress_bar=progress_bar,
+                         client=None if dask is True else dask)
 
 
 def _error_map(unit, **maps):
@@ -270,5 +350,6 @@ def _fill_masked(noise, mask):
     """
     noise = np.broadcast_to(np.asarray(noise, dtype=float), mask.shape)
     if not np.any(mask):
-        return np.array(noise)
+        # A constant noise stays one number (a read-only view).
+        return noise if noise.strides == (0, 0) else np.array(noise)
     return np.where(mask, np.median(noise[~mask]), noise)

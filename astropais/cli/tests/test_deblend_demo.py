@@ -130,3 +130,37 @@ def test_precision_option(tmp_path, model_path, capsys):
     with pytest.raises(SystemExit):
         main(['deblend', str(path), '--precision', 'float64'])
     assert 'invalid choice' in capsys.readouterr().err
+
+
+def test_dask_option_gives_the_in_memory_products(tmp_path, model_path,
+                                                  capsys):
+    pytest.importorskip('dask_image')
+    image, _ = gaussian_scene((64, 80), [(30, 30, 2.5, 900.0),
+                                         (34, 36, 2.0, 400.0),
+                                         (12, 60, 2.0, 600.0)], noise=1.0)
+    path = tmp_path / 'field.fits'
+    # float32, as a mosaic usually is: read memory-mapped.
+    fits.PrimaryHDU(image.astype(np.float32)).writeto(path)
+    products = []
+    for extra in ([], ['--dask']):
+        out = tmp_path / f'out{len(extra)}'
+        assert main(['deblend', str(path), '--threshold', '3', '-o',
+                     str(out), '--model', model_path] + extra) == 0
+        products.append(check_products(out, 'field'))
+    (segm, _, table), (segm_dask, _, table_dask) = products
+    np.testing.assert_array_equal(segm_dask.data, segm.data)
+    np.testing.assert_array_equal(segm_dask.attribution.weights,
+                                  segm.attribution.weights)
+    np.testing.assert_array_equal(table_dask['segment_flux'],
+                                  table['segment_flux'])
+
+
+def test_stated_mosaic_size_is_the_pipeline_rule(capsys):
+    from astropais.cli.deblend import _MOSAIC_SIDE
+    from astropais.segmentation.pipeline import MOSAIC_PIXELS
+
+    assert _MOSAIC_SIDE ** 2 == MOSAIC_PIXELS
+    with pytest.raises(SystemExit):
+        main(['deblend', '--help'])
+    text = ' '.join(capsys.readouterr().out.split())
+    assert f'{_MOSAIC_SIDE} x {_MOSAIC_SIDE} pixels' in text
