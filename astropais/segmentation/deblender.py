@@ -16,8 +16,9 @@ from astropy.utils.exceptions import AstropyUserWarning
 from photutils.segmentation import detect_sources
 from photutils.utils.exceptions import NoDetectionsWarning
 
-from .inputs import (check_positive_int, estimate_noise, prepare_image,
-                     threshold_value)
+from .inputs import (check_positive_int, estimate_noise, is_multiband,
+                     prepare_bands, prepare_image, snr_image,
+                     threshold_value, unpack_nddata)
 from .tiling import (iter_tiles, needed_tiles, padded_length,
                      predict_tiled, receptive_radius, tile_layout)
 from .weighted import WeightedSegmentationImage
@@ -188,9 +189,6 @@ class PAISDeblender:
         # The field of view is probed in float32: bfloat16 rounding could
         # hide the faint far edge of an impulse response.
         self._probe_model = network
-        if self.model.n_bands != 1:
-            raise ValueError(f'PAISDeblender handles single-band images; the '
-                             f'model has {self.model.n_bands} bands')
         multiple = self.model.size_multiple
         if tile_size is not None and (int(tile_size) != tile_size
                                       or tile_size % multiple):
@@ -319,14 +317,15 @@ class PAISDeblender:
 
         tile_size = self.tile_size
         if (footprint is not None and self._auto_tile_size
-                and max(data.shape) > self.tile_size):
+                and max(data.shape[:2]) > self.tile_size):
             tile_size = self._sparse_tile_size(footprint)
         return predict, tile_size
 
     def _normaliser(self, noise_sigma):
-        """The network's input transform of a batch of raw tiles."""
-        return lambda batch: self.model.normalise(batch[..., None],
-                                                  noise_sigma)
+        """The network's input transform of a batch of raw tiles (of one
+        band, or with the bands last)."""
+        return lambda batch: self.model.normalise(
+            batch[..., None] if batch.ndim == 3 else batch, noise_sigma)
 
     def predict_pcr(self, data, noise_sigma, footprint=None):
         """
@@ -335,9 +334,10 @@ class PAISDeblender:
         Parameters
         ----------
         data : `~numpy.ndarray`
-            The 2-D background-subtracted image (no NaN; masked pixels 0).
-        noise_sigma : float
-            The background noise for the normalisation.
+            The 2-D background-subtracted image, or ``(H, W, b)`` for a
+            ``b``-band model (no NaN; masked pixels 0).
+        noise_sigma : float or array_like of shape (b,)
+            The background noise (of each band) for the normalisation.
         footprint : `~numpy.ndarray` of bool, optional
             The pixels whose PCR is wanted.  Tiles whose kept part holds
             no footprint pixel within ``4 min_distance + 2`` pixels (the
@@ -351,12 +351,13 @@ class PAISDeblender:
         -------
         pcr : dict of `~numpy.ndarray`
             ``heatmap`` (H, W), ``vectors`` (H, W, n, 2) in pixels and
-            ``fractions`` (H, W, n), clipped at 0; all float32.  These
+            ``fractions`` (H, W, n) (``(H, W, b, n)`` for ``b > 1``
+            bands), clipped at 0; all float32.  These
             whole-image maps take 40 bytes a pixel (n = 3): a call of the
             deblender keeps only what it decodes (`predict_sparse_pcr`).
         """
         predict, tile_size = self._tiling(data, footprint)
-        if max(data.shape) <= self.tile_size:
+        if max(data.shape[:2]) <= self.tile_size:
             # One tile holds the image: the network's own prediction of it
             # (zero-padded only to the pooling multiple), no tiles.
             out = {key: value[0] for key, value in predict(
@@ -369,8 +370,10 @@ class PAISDeblender:
                                 needed=footprint,
                                 needed_margin=self._needed_margin,
                                 transform=self._normaliser(noise_sigma))
+        fractions = out['fractions']
         return {'heatmap': out['heatmap'], 'vectors': out['vectors'],
-                'fractions': out['fractions'][..., 0, :]}
+                'fractions': (fractions[..., 0, :]
+                              if fractions.shape[-2] == 1 else fractions)}
 
     def predict_sparse_pcr(self, data, noise_sigma, footprint):
         """
@@ -388,10 +391,11 @@ class PAISDeblender:
         Parameters
         ----------
         data : `~numpy.ndarray`
-            The 2-D background-subtracted image (no NaN; masked pixels 0);
-            it may be memory-mapped.
-        noise_sigma : float
-            The background noise for the normalisation.
+            The 2-D background-subtracted image, or ``(H, W, b)`` for a
+            ``b``-band model (no NaN; masked pixels 0); it may be
+            memory-mapped.
+        noise_sigma : float or array_like of shape (b,)
+            The background noise (of each band) for the normalisation.
         footprint : `~numpy.ndarray` of bool
             The pixels to attribute.
 
@@ -408,8 +412,9 @@ class PAISDeblender:
         predict, tile_size = self._tiling(data, footprint)
         parts = self._sparse_parts(predict, data, noise_sigma, footprint,
                                    tile_size)
-        return SparsePCR.merge(list(parts), shape=data.shape,
-                               peak_floor=self.peak_threshold)
+        return SparsePCR.merge(list(parts), shape=data.shape[:2],
+                               peak_floor=self.peak_threshold,
+                               n_bands=self.model.n_bands)
 
     def _sparse_parts(self, predict, data, noise_sigma, footprint,
                       tile_size, layout=None, origin=(0, 0), shape=None,
@@ -425,7 +430,7 @@ class PAISDeblender:
         from scipy import ndimage
 
         margin = self._needed_margin
-        shape = data.shape if shape is None else shape
+        shape = data.shape[:2] if shape is None else shape
         for keep, out in iter_tiles(
                 predict, data, tile_size, self.overlap,
                 multiple=self.model.size_multiple,
@@ -449,21 +454,27 @@ class PAISDeblender:
                         origin[1] + keep[1].start), shape=shape)
 
     def __call__(self, data, threshold, mask=None, *, convolved_data=None,
-                 centres=None):
+                 centres=None, bands=None, detection_image=None):
         """
         Detect and deblend the sources of an image.
 
         Parameters
         ----------
-        data : 2-D array_like, `~astropy.units.Quantity` or `~astropy.nddata.NDData`
+        data : 2-D array_like, `~astropy.units.Quantity` or `~astropy.nddata.NDData`, or several bands
             The background-subtracted image.  For `~astropy.nddata.NDData`
             and `~astropy.nddata.CCDData` the mask, uncertainty (the noise
-            for the normalisation), unit and wcs are used.
+            for the normalisation), unit and wcs are used.  For a model
+            of ``b`` bands: a ``(b, H, W)`` array or
+            `~astropy.units.Quantity`, or a list of ``b`` 2-D images of
+            one shape (arrays, Quantities or NDData, each with its own
+            unit, mask and uncertainty); see Notes.
         threshold : float, 2-D array_like or `~astropy.units.Quantity`
             The per-pixel detection threshold, in the data's units (as in
-            photutils; e.g. ``1.5 * noise_sigma``).
-        mask : 2-D array_like of bool, optional
-            `True` for pixels to ignore.
+            photutils; e.g. ``1.5 * noise_sigma``).  With several bands,
+            in the units of the detection image: by default a number of
+            sigmas.
+        mask : array_like of bool, optional
+            `True` for pixels to ignore: 2-D, or ``(b, H, W)`` per band.
         convolved_data : 2-D array_like or `~astropy.units.Quantity`, optional
             The image smoothed with a detection kernel (e.g. a PSF-matched
             Gaussian from `~photutils.segmentation.make_2dgaussian_kernel`),
@@ -477,6 +488,15 @@ class PAISDeblender:
             ``k`` is row ``k - 1`` (a centre that receives no pixel
             leaves its label unused, with a warning); detection segments
             without a given centre get labels after ``N``.
+        bands : sequence of str, optional
+            With several bands: the names of the given bands, in order.
+            They must be the model's bands (its sidecar's ``bands``), and
+            are put in the model's order; by default the data are in the
+            model's order.
+        detection_image : 2-D array_like or `~astropy.units.Quantity`, optional
+            With several bands: the image to detect on (e.g. a
+            chi-square or a convolved image), in place of the S/N-weighted
+            sum of the bands; ``threshold`` is in its units.
 
         Returns
         -------
@@ -487,20 +507,44 @@ class PAISDeblender:
             there, ``deblended_labels`` lists the sources that share a
             detection segment and ``deblended_label_to_parent`` maps them
             to the segment's label in photutils'
-            `~photutils.segmentation.detect_sources` map.
+            `~photutils.segmentation.detect_sources` map.  With several
+            bands it carries each band's fractions (``segm.n_bands``,
+            ``segm.bands``, ``segm.band(k)``; see
+            `~astropais.segmentation.bands.MultiBandAttribution`).
 
         Raises
         ------
         TypeError
             If the data are not numeric.
         ValueError
-            If the data are not 2-D, the mask or threshold has the wrong
-            shape, or ``centres`` are not finite, lie outside the image
-            or repeat a pixel.
+            If the data are not 2-D (or, with several bands, the bands
+            differ in shape, number or names from the model's, or a
+            band's noise is zero or unknown), the mask or threshold has
+            the wrong shape, or ``centres`` are not finite, lie outside
+            the image or repeat a pixel.
+
+        Notes
+        -----
+        With several bands the sources are detected once, on the
+        S/N-weighted sum ``sum_k I_k / sigma_k**2 / sqrt(sum_k
+        1 / sigma_k**2)`` of the bands (``sigma_k``: band ``k``'s
+        background noise, so the sum has unit noise) or on
+        ``detection_image``, with every band's masked pixels masked; the
+        footprint, centres and the labels of every pixel are those of
+        this detection (the fractions averaged over the bands), and each
+        band gets its own fractions of the same labels
+        (`~astropais.pcr.SparsePCR.decode_bands`).  A band's masked pixels
+        are 0 in the network's input.
         """
         from astropais.pcr import missing_peaks, prune_centres
 
-        image = prepare_image(data, mask)
+        band_images = names = None
+        if self.model.n_bands > 1 or (bands is not None
+                                      or detection_image is not None):
+            image, band_images, names = self._prepare_bands(
+                data, mask, bands, detection_image, convolved_data)
+        else:
+            image = prepare_image(data, mask)
         threshold = threshold_value(threshold, image.unit, image.data.shape)
         detection_data = image.data
         if convolved_data is not None:
@@ -545,7 +589,12 @@ class PAISDeblender:
                           f'normalisation uses sigma={noise_sigma:.3g}',
                           AstropyUserWarning)
 
-        pcr = self.predict_sparse_pcr(image.data, noise_sigma, footprint)
+        if band_images is None:
+            pcr = self.predict_sparse_pcr(image.data, noise_sigma, footprint)
+        else:
+            pcr = self.predict_sparse_pcr(
+                np.stack([im.data for im in band_images], axis=-1),
+                self._band_noise(band_images, footprint, names), footprint)
         given = centres is not None
         if not given:
             centres = pcr.find_centres(threshold=self.peak_threshold,
@@ -588,6 +637,14 @@ class PAISDeblender:
                     centres, vote_tolerance=self.vote_tolerance,
                     assignment=self.assignment)
         attribution = self._confine(attribution, detection.data, segment_ids)
+        if band_images is not None:
+            from .bands import MultiBandAttribution
+
+            _, per_band = pcr.decode_bands(
+                attribution.centres, vote_tolerance=self.vote_tolerance,
+                assignment=self.assignment, detection=attribution)
+            attribution = MultiBandAttribution(per_band, bands=names,
+                                               detection=attribution)
         segm = WeightedSegmentationImage(attribution)
         if segm.n_labels == 0:
             warnings.warn('No sources were found.', NoDetectionsWarning)
@@ -613,6 +670,58 @@ class PAISDeblender:
         segm._deblend_label_map = self._deblend_map(
             segment_ids, relabel_map, segm.data.dtype)
         return segm
+
+    def _prepare_bands(self, data, mask, bands, detection_image,
+                       convolved_data):
+        """The detection image, the prepared bands (in the model's order)
+        and their names, of multi-band data."""
+        if self.model.n_bands == 1:
+            raise ValueError('bands and detection_image are for a model of '
+                             'several bands; this model takes one 2-D image')
+        if not is_multiband(data):
+            raise ValueError(f'the model takes {self.model.n_bands} bands: '
+                             'give a (bands, ny, nx) array or a list of one '
+                             '2-D image per band')
+        if convolved_data is not None:
+            raise ValueError('convolved_data is for one band; with several '
+                             'bands give a (convolved) detection_image')
+        band_images, names = prepare_bands(
+            data, mask, bands=bands,
+            model_bands=self.model.metadata.get('bands'),
+            n_bands=self.model.n_bands)
+        if detection_image is None:
+            # The noise from all pixels reads high in a crowded field: it
+            # is estimated again without the pixels this first S/N sum
+            # puts above 2 sigma (and their neighbours).
+            from scipy import ndimage
+
+            first = snr_image(band_images,
+                              self._band_noise(band_images, None, names))
+            sources = ndimage.binary_dilation(first.data > 2.0,
+                                              iterations=2)
+            return (snr_image(band_images,
+                              self._band_noise(band_images, sources, names)),
+                    band_images, names)
+        any_mask = np.logical_or.reduce([im.mask for im in band_images])
+        shape = np.shape(unpack_nddata(detection_image)[0])
+        if shape != any_mask.shape:
+            raise ValueError(f'detection_image has shape {shape}, the bands '
+                             f'{any_mask.shape}')
+        return prepare_image(detection_image, any_mask), band_images, names
+
+    @staticmethod
+    def _band_noise(band_images, footprint, names):
+        """The background noise of every band (outside ``footprint``)."""
+        sigma = np.array([estimate_noise(im, footprint,
+                                         max_samples=_NOISE_SAMPLES)
+                          for im in band_images])
+        bad = np.flatnonzero(~(np.isfinite(sigma) & (sigma > 0)))
+        if bad.size:
+            which = [names[k] if names else int(k) for k in bad]
+            raise ValueError(f'the background noise of band(s) {which} is '
+                             'zero or unknown; give their uncertainty '
+                             '(NDData) or more background pixels')
+        return sigma
 
     @staticmethod
     def _deblend_map(parents, relabel_map, dtype):

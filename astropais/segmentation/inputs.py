@@ -12,9 +12,9 @@ from astropy.nddata import NDData, StdDevUncertainty
 from astropy.stats import mad_std
 from astropy.utils.exceptions import AstropyUserWarning
 
-__all__ = ['PreparedImage', 'prepare_image', 'estimate_noise',
-           'threshold_value', 'in_data_unit', 'unpack_nddata', 'check_real',
-           'check_positive_int']
+__all__ = ['PreparedImage', 'prepare_image', 'prepare_bands',
+           'snr_image', 'estimate_noise', 'threshold_value', 'in_data_unit',
+           'unpack_nddata', 'check_real', 'check_positive_int']
 
 
 @dataclass
@@ -138,6 +138,162 @@ def prepare_image(data, mask=None):
     else:
         data = np.asarray(data, dtype=dtype)
     return PreparedImage(data, full_mask, unit, error, wcs)
+
+
+def is_multiband(data):
+    """Whether ``data`` is a stack of bands: a list or tuple of 2-D images
+    (a list of rows is one image), or a 3-D array,
+    `~astropy.units.Quantity` or `~astropy.nddata.NDData`."""
+    if isinstance(data, (list, tuple)):
+        return bool(data) and (isinstance(data[0], NDData)
+                               or np.ndim(data[0]) == 2)
+    if isinstance(data, NDData):
+        return np.ndim(data.data) == 3
+    return np.ndim(data) == 3
+
+
+def prepare_bands(data, mask=None, *, bands=None, model_bands=None,
+                  n_bands=None):
+    """
+    Validate and unpack the bands of a multi-band image.
+
+    Parameters
+    ----------
+    data : array_like or `~astropy.units.Quantity`, shape (b, ny, nx), or list
+        The background-subtracted images, or a list of one 2-D array,
+        `~astropy.units.Quantity` or `~astropy.nddata.NDData` per band
+        (of one shape; each band may have its own unit, mask and
+        uncertainty).
+    mask : array_like of bool, shape (ny, nx) or (b, ny, nx), optional
+        `True` for pixels to ignore: in every band, or per band.
+    bands : sequence of str, optional
+        The names of the given bands, in order.
+    model_bands : sequence of str, optional
+        The bands the model expects, in its order (its sidecar's
+        ``bands``): the given bands are put in this order by name.
+    n_bands : int, optional
+        The number of bands expected.
+
+    Returns
+    -------
+    images : list of `PreparedImage`
+        One per band, in the model's order (each prepared by
+        `prepare_image`: its own masked pixels set to 0).
+    names : tuple of str or None
+        The band names, in that order.
+
+    Raises
+    ------
+    TypeError
+        If a band is not numeric, or ``data`` is one 3-D
+        `~astropy.nddata.NDData`.
+    ValueError
+        If the bands differ in shape, their number or names do not match
+        the model's, or a mask has the wrong shape.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> images, names = prepare_bands(
+    ...     [np.ones((2, 3)), np.zeros((2, 3))], bands=['i', 'g'],
+    ...     model_bands=['g', 'i'])
+    >>> names, [float(im.data.sum()) for im in images]
+    (('g', 'i'), [0.0, 6.0])
+    """
+    if isinstance(data, NDData):
+        raise TypeError('give a list of one 2-D NDData per band, not one '
+                        '3-D NDData')
+    if isinstance(data, (list, tuple)):
+        items = list(data)
+    else:
+        if np.ndim(data) != 3:
+            raise ValueError(f'multi-band data must be a (bands, ny, nx) '
+                             f'array or a list of 2-D images, got shape '
+                             f'{np.shape(data)}')
+        items = [data[k] for k in range(np.shape(data)[0])]
+    if n_bands is not None and len(items) != n_bands:
+        raise ValueError(f'the data have {len(items)} band(s); the model '
+                         f'takes {n_bands}')
+    names = _band_order(bands, model_bands, len(items))
+    order = (range(len(items)) if bands is None or model_bands is None
+             else [list(bands).index(name) for name in model_bands])
+    masks = [None] * len(items)
+    if mask is not None:
+        if np.ndim(mask) == 3:
+            if len(mask) != len(items):
+                raise ValueError(f'mask has {len(mask)} bands, the data '
+                                 f'{len(items)}')
+            masks = list(mask)
+        else:
+            masks = [mask] * len(items)
+    images = [prepare_image(items[k], masks[k]) for k in order]
+    shapes = {im.data.shape for im in images}
+    if len(shapes) > 1:
+        raise ValueError(f'the bands differ in shape: {sorted(shapes)}')
+    return images, names
+
+
+def _band_order(bands, model_bands, n_bands):
+    """The band names in the model's order (checked), or None."""
+    def checked(names, what):
+        names = tuple(names)
+        if (len(names) != n_bands or len(set(names)) != n_bands
+                or not all(isinstance(n, str) and n for n in names)):
+            raise ValueError(f'{what} must be {n_bands} unique band names, '
+                             f'got {names!r}')
+        return names
+
+    if bands is not None:
+        bands = checked(bands, 'bands')
+    if model_bands is not None:
+        model_bands = checked(model_bands, "the model's bands")
+        if bands is not None and set(bands) != set(model_bands):
+            raise ValueError(f'the data bands {bands} are not the model '
+                             f'bands {model_bands}')
+        return model_bands
+    return bands
+
+
+def snr_image(images, noise_sigma):
+    """
+    The S/N-weighted sum of the bands, a detection image in noise units.
+
+    ``sum_k I_k / sigma_k**2 / sqrt(sum_k 1 / sigma_k**2)``: white noise
+    of sigma ``sigma_k`` in band ``k`` gives unit noise, so a threshold
+    on it is a number of sigmas; the optimal sum for a source of flat
+    spectrum.
+
+    Parameters
+    ----------
+    images : list of `PreparedImage`
+        The bands (masked pixels 0).
+    noise_sigma : array_like, shape (b,)
+        The background noise of each band (positive).
+
+    Returns
+    -------
+    detection : `PreparedImage`
+        In the bands' floating-point type, without unit, masked (and 0)
+        where any band is masked.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> images, _ = prepare_bands(np.ones((2, 2, 2)))
+    >>> round(float(snr_image(images, [1.0, 1.0]).data[0, 0]), 4)
+    1.4142
+    """
+    sigma = np.asarray(noise_sigma, dtype=np.float64)
+    inverse = 1.0 / sigma ** 2
+    dtype = np.result_type(*(im.data.dtype for im in images))
+    total = np.zeros(images[0].data.shape, dtype=dtype)
+    mask = np.zeros(images[0].data.shape, dtype=bool)
+    # A loop over the bands (few): one scaled sum each.
+    for image, weight in zip(images, inverse):
+        total += image.data * dtype.type(weight / np.sqrt(inverse.sum()))
+        mask |= image.mask
+    total[mask] = 0.0
+    return PreparedImage(total, mask)
 
 
 def check_positive_int(value, name, allow_none=False):
