@@ -90,7 +90,7 @@ for name, image in images.items():
     for fallback in info.get('warnings', {}).values():
         reason = fallback['message'].split(' due to ')[-1].rstrip('.')
         print(f'    photutils deblended {len(fallback["input_labels"])} of '
-              f'its sources linearly ({reason})')
+              f'its sources linearly:\n        {reason}')
 
 # %%
 # Side by side
