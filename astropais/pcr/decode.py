@@ -24,7 +24,7 @@ from scipy.spatial import cKDTree
 
 from .sparse import PixelAttribution
 
-__all__ = ['decode', 'find_centres']
+__all__ = ['decode', 'decode_bands', 'band_weights', 'find_centres']
 
 # A refined centre may move at most this far (pixels) from its peak pixel.
 _MAX_REFINE_SHIFT = 1.0
@@ -476,6 +476,73 @@ def decode(heatmap, vectors, fractions, footprint, *, centres=None,
     >>> att.fluxes(src.total()).tolist()
     [15.0, 15.0]
     """
+    pixels, vectors, fractions, centres, vote_tolerance = _dense_inputs(
+        heatmap, vectors, fractions, footprint, centres, peak_threshold,
+        min_distance, vote_tolerance, refine, assignment, bands=False)
+    return _attribute(np.shape(heatmap), pixels, vectors, fractions,
+                      centres, vote_tolerance, assignment)
+
+
+def decode_bands(heatmap, vectors, fractions, footprint, *, centres=None,
+                 peak_threshold=0.5, min_distance=1, vote_tolerance=2.0,
+                 refine=True, assignment='vote'):
+    """
+    Decode a multi-band PCR: one set of centres and labels, fractions per
+    band.
+
+    The slots vote once (where their fraction averaged over the bands is
+    positive, as in `decode`); the detection attribution weighs the votes
+    with the band-averaged fractions, and each band with its own on the
+    detection's labels (see `band_weights`).
+
+    Parameters
+    ----------
+    heatmap, vectors, footprint, centres, peak_threshold, min_distance, \
+vote_tolerance, refine, assignment
+        As for `decode`.
+    fractions : array_like, shape (H, W, b, n)
+        Per band, the fraction of each pixel's flux per slot.
+
+    Returns
+    -------
+    detection : `~astropais.pcr.PixelAttribution`
+        `decode` of the band-averaged fractions.
+    bands : list of `~astropais.pcr.PixelAttribution`
+        One per band, with the detection's pixels, labels and slot order.
+
+    Raises
+    ------
+    ValueError
+        As `decode`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropais.pcr import SourceImages, encode, decode_bands
+    >>> blue = np.stack([np.full((3, 5), 3.0), np.ones((3, 5))])
+    >>> red = np.stack([np.ones((3, 5)), np.full((3, 5), 3.0)])
+    >>> src = SourceImages((5, 8), [blue, red], [(1, 0), (1, 3)])
+    >>> pcr = encode(src, [(2, 2), (2, 5)], n=2)
+    >>> _, (g, i) = decode_bands(pcr.heatmap, pcr.vectors, pcr.fractions,
+    ...                          pcr.source_mask)
+    >>> g.fluxes(src.total()[0]).tolist()
+    [45.0, 15.0]
+    """
+    pixels, vectors, fractions, centres, vote_tolerance = _dense_inputs(
+        heatmap, vectors, fractions, footprint, centres, peak_threshold,
+        min_distance, vote_tolerance, refine, assignment, bands=True)
+    return _attribute(np.shape(heatmap), pixels, vectors, fractions,
+                      centres, vote_tolerance, assignment)
+
+
+def _dense_inputs(heatmap, vectors, fractions, footprint, centres,
+                  peak_threshold, min_distance, vote_tolerance, refine,
+                  assignment, bands):
+    """
+    `decode`'s checks of dense maps; the footprint pixels, their vectors
+    and fractions (``(P, n)``, or ``(P, b, n)`` with ``bands``), the
+    centres (found on the heatmap unless given) and the tolerance.
+    """
     heatmap = _check_image('heatmap', heatmap, 2)
     shape = heatmap.shape
     vectors = _check_image('vectors', vectors, 4)
@@ -484,16 +551,22 @@ def decode(heatmap, vectors, fractions, footprint, *, centres=None,
                          f'{(*shape, "n", 2)}')
     n = vectors.shape[2]
     fractions = np.asarray(fractions)
-    if fractions.ndim == 4:
-        if fractions.shape[2] != 1:
-            raise ValueError(f'decode takes one band; fractions has '
-                             f'{fractions.shape[2]} bands (select one, e.g. '
-                             f'fractions[:, :, band])')
-        fractions = fractions[:, :, 0]
-    fractions = _check_image('fractions', fractions, 3)
-    if fractions.shape != (*shape, n):
+    if bands:
+        fractions = _check_image('fractions', fractions, 4)
+        expected = (*shape, fractions.shape[2], n)
+    else:
+        if fractions.ndim == 4:
+            if fractions.shape[2] != 1:
+                raise ValueError(f'decode takes one band; fractions has '
+                                 f'{fractions.shape[2]} bands (select one, '
+                                 'e.g. fractions[:, :, band], or use '
+                                 'decode_bands)')
+            fractions = fractions[:, :, 0]
+        fractions = _check_image('fractions', fractions, 3)
+        expected = (*shape, n)
+    if fractions.shape != expected:
         raise ValueError(f'fractions has shape {fractions.shape}, expected '
-                         f'{(*shape, n)} to match the vectors')
+                         f'{expected} to match the vectors')
     if np.any(fractions < 0):
         raise ValueError('fractions has negative values')
     footprint = np.asarray(footprint)
@@ -507,9 +580,9 @@ def decode(heatmap, vectors, fractions, footprint, *, centres=None,
                                min_distance=min_distance, vectors=vectors,
                                refine=refine)
     pixels = np.flatnonzero(footprint)
-    return _attribute(shape, pixels, vectors.reshape(-1, n, 2)[pixels],
-                      fractions.reshape(-1, n)[pixels], centres,
-                      vote_tolerance, assignment)
+    return (pixels, vectors.reshape(-1, n, 2)[pixels],
+            fractions.reshape(-1, *fractions.shape[2:])[pixels], centres,
+            vote_tolerance)
 
 
 def _check_vote_options(vote_tolerance, assignment):

@@ -139,10 +139,11 @@ class MultiBandAttribution:
         """
         Decode a multi-band PCR: one set of centres, fractions per band.
 
-        The centres come from the heatmap (or are given); the detection
-        attribution decodes the band-averaged fractions, and band ``k``
-        decodes ``fractions[:, :, k]`` at the same centres (each with
-        `astropais.pcr.decode`).
+        The centres come from the heatmap (or are given); the slots vote
+        once for them, the detection attribution weighs the votes with
+        the band-averaged fractions and band ``k`` with
+        ``fractions[:, :, k]``, on the detection's labels
+        (`astropais.pcr.decode_bands`).
 
         Parameters
         ----------
@@ -182,21 +183,15 @@ class MultiBandAttribution:
         >>> multi.fluxes(src.total()).tolist()
         [[45.0, 15.0], [15.0, 45.0]]
         """
-        from astropais.pcr import decode
+        from astropais.pcr import decode_bands
 
         fractions = np.asarray(fractions)
         if fractions.ndim != 4:
             raise ValueError(f'fractions must have shape (H, W, b, n), got '
                              f'{fractions.shape}')
-        detection = decode(heatmap, vectors, fractions.mean(axis=2),
-                           footprint, centres=centres, **kwargs)
-        kwargs.pop('peak_threshold', None)
-        kwargs.pop('min_distance', None)
-        kwargs.pop('refine', None)
-        # A loop over the bands: one decoding of each band's fractions.
-        per_band = [decode(heatmap, vectors, fractions[:, :, k], footprint,
-                           centres=detection.centres, **kwargs)
-                    for k in range(fractions.shape[2])]
+        detection, per_band = decode_bands(heatmap, vectors, fractions,
+                                           footprint, centres=centres,
+                                           **kwargs)
         return cls(per_band, bands=bands, detection=detection)
 
     def __len__(self):

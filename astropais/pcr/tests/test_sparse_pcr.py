@@ -216,3 +216,25 @@ def test_decode_bands_on_an_edited_detection():
         assert np.all(band.weights[alone, 0] == 1)
     with pytest.raises(ValueError, match='these pixels'):
         sparse.decode_bands(centres[1:], detection=detection)
+
+
+def test_dense_decode_bands_equals_the_sparse():
+    from astropais.pcr import decode_bands
+
+    heatmap, vectors, fractions, footprint = multiband_pcr(3)
+    sparse = SparsePCR.from_dense(heatmap, vectors, fractions, footprint)
+    centres = sparse.find_centres()
+    detection, bands = decode_bands(heatmap, vectors, fractions, footprint,
+                                    vote_tolerance=3.0)
+    np.testing.assert_array_equal(detection.centres, centres)
+    ref_detection, ref_bands = sparse.decode_bands(centres,
+                                                   vote_tolerance=3.0)
+    for got, ref in zip([detection, *bands], [ref_detection, *ref_bands]):
+        np.testing.assert_array_equal(got.labels, ref.labels)
+        np.testing.assert_array_equal(got.weights, ref.weights)
+    with pytest.raises(ValueError, match='decode_bands'):
+        decode(heatmap, vectors, fractions, footprint)
+    with pytest.raises(ValueError, match='fractions has shape'):
+        decode_bands(heatmap, vectors, fractions[..., :2], footprint)
+    with pytest.raises(ValueError, match='4-D'):
+        decode_bands(heatmap, vectors, fractions[:, :, 0], footprint)
