@@ -476,11 +476,9 @@ def decode(heatmap, vectors, fractions, footprint, *, centres=None,
     >>> att.fluxes(src.total()).tolist()
     [15.0, 15.0]
     """
-    pixels, vectors, fractions, centres, vote_tolerance = _dense_inputs(
-        heatmap, vectors, fractions, footprint, centres, peak_threshold,
-        min_distance, vote_tolerance, refine, assignment, bands=False)
-    return _attribute(np.shape(heatmap), pixels, vectors, fractions,
-                      centres, vote_tolerance, assignment)
+    return _decode_dense(heatmap, vectors, fractions, footprint, centres,
+                         peak_threshold, min_distance, vote_tolerance,
+                         refine, assignment, bands=False)
 
 
 def decode_bands(heatmap, vectors, fractions, footprint, *, centres=None,
@@ -528,20 +526,19 @@ vote_tolerance, refine, assignment
     >>> g.fluxes(src.total()[0]).tolist()
     [45.0, 15.0]
     """
-    pixels, vectors, fractions, centres, vote_tolerance = _dense_inputs(
-        heatmap, vectors, fractions, footprint, centres, peak_threshold,
-        min_distance, vote_tolerance, refine, assignment, bands=True)
-    return _attribute(np.shape(heatmap), pixels, vectors, fractions,
-                      centres, vote_tolerance, assignment)
+    return _decode_dense(heatmap, vectors, fractions, footprint, centres,
+                         peak_threshold, min_distance, vote_tolerance,
+                         refine, assignment, bands=True)
 
 
-def _dense_inputs(heatmap, vectors, fractions, footprint, centres,
+def _decode_dense(heatmap, vectors, fractions, footprint, centres,
                   peak_threshold, min_distance, vote_tolerance, refine,
                   assignment, bands):
     """
-    `decode`'s checks of dense maps; the footprint pixels, their vectors
-    and fractions (``(P, n)``, or ``(P, b, n)`` with ``bands``), the
-    centres (found on the heatmap unless given) and the tolerance.
+    `decode` (``bands=False``, fractions ``(H, W, n)``) and `decode_bands`
+    (``(H, W, b, n)``): the checks of the dense maps, the centres (found
+    on the heatmap unless given), then `_attribute` of the footprint
+    pixels.
     """
     heatmap = _check_image('heatmap', heatmap, 2)
     shape = heatmap.shape
@@ -580,9 +577,9 @@ def _dense_inputs(heatmap, vectors, fractions, footprint, centres,
                                min_distance=min_distance, vectors=vectors,
                                refine=refine)
     pixels = np.flatnonzero(footprint)
-    return (pixels, vectors.reshape(-1, n, 2)[pixels],
-            fractions.reshape(-1, *fractions.shape[2:])[pixels], centres,
-            vote_tolerance)
+    return _attribute(shape, pixels, vectors.reshape(-1, n, 2)[pixels],
+                      fractions.reshape(-1, *fractions.shape[2:])[pixels],
+                      centres, vote_tolerance, assignment)
 
 
 def _check_vote_options(vote_tolerance, assignment):

@@ -1076,12 +1076,8 @@ class SparsePCR:
 
         Parameters
         ----------
-        centres : array_like, shape (N, 2)
-            The ``(y, x)`` centres; label ``i`` is ``centres[i - 1]``.
-        vote_tolerance : float, optional
-            See `~astropais.pcr.decode`.
-        assignment : {'vote', 'rank'}, optional
-            See `~astropais.pcr.decode`.
+        centres, vote_tolerance, assignment
+            As for `decode`.
         detection : `PixelAttribution`, optional
             A detection attribution of these pixels and centres to weigh
             the bands on instead (e.g. `decode`'s, edited: a label it
