@@ -12,8 +12,8 @@ from astropy.nddata import NDData, StdDevUncertainty
 from astropy.stats import mad_std
 from astropy.utils.exceptions import AstropyUserWarning
 
-__all__ = ['PreparedImage', 'prepare_image', 'prepare_bands',
-           'snr_image', 'estimate_noise', 'threshold_value', 'in_data_unit',
+__all__ = ['PreparedImage', 'prepare_image', 'is_multiband',
+           'prepare_bands', 'snr_image', 'estimate_noise', 'threshold_value', 'in_data_unit',
            'unpack_nddata', 'check_real', 'check_positive_int']
 
 
@@ -141,9 +141,27 @@ def prepare_image(data, mask=None):
 
 
 def is_multiband(data):
-    """Whether ``data`` is a stack of bands: a list or tuple of 2-D images
-    (a list of rows is one image), or a 3-D array,
-    `~astropy.units.Quantity` or `~astropy.nddata.NDData`."""
+    """
+    Whether ``data`` is a stack of bands.
+
+    Parameters
+    ----------
+    data : object
+        The data given to `~astropais.segmentation.PAISDeblender`.
+
+    Returns
+    -------
+    multiband : bool
+        For a list or tuple of 2-D images (a list of rows is one image),
+        or a 3-D array, `~astropy.units.Quantity` or
+        `~astropy.nddata.NDData`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_multiband(np.zeros((5, 8, 8))), is_multiband([[1, 2], [3, 4]])
+    (True, False)
+    """
     if isinstance(data, (list, tuple)):
         return bool(data) and (isinstance(data[0], NDData)
                                or np.ndim(data[0]) == 2)
