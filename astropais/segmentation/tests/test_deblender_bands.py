@@ -151,3 +151,23 @@ def test_bad_multiband_calls(deblender, scene, tiny_model):
     single = PAISDeblender(n_pixels=5, model=tiny_model, progress_bar=False)
     with pytest.raises(ValueError, match='several bands'):
         single(scene.image[0], threshold=3.0, bands=['g'])
+
+
+def test_band_tiles_sparse_equals_dense(deblender, scene):
+    cube = np.moveaxis(scene.image, 0, -1).astype(np.float32)
+    sigma = np.asarray(scene.noise_sigma)
+    footprint = np.zeros(scene.shape, dtype=bool)
+    footprint[10:50, 5:70] = True
+    dense = deblender.predict_pcr(cube, sigma)
+    assert dense['fractions'].shape == scene.shape + (5, 3)
+    sparse = deblender.predict_sparse_pcr(cube, sigma, footprint)
+    assert sparse.n_bands == 5
+    flat = np.flatnonzero(footprint)
+    np.testing.assert_array_equal(sparse.pixels, flat)
+    np.testing.assert_array_equal(
+        sparse.fractions, dense['fractions'].reshape(-1, 5, 3)[flat])
+    np.testing.assert_array_equal(
+        sparse.vectors, dense['vectors'].reshape(-1, 3, 2)[flat])
+    # The bands are not interchangeable: the network sees each one.
+    swapped = deblender.predict_pcr(cube[..., ::-1], sigma[::-1])
+    assert not np.array_equal(swapped['fractions'], dense['fractions'])
