@@ -59,6 +59,9 @@ class PAISDeblender:
     detection footprint (pixels above ``threshold`` in groups of at least
     ``n_pixels``); the network finds the source centres inside it and
     splits every footprint pixel's flux between up to ``n`` sources.
+    With a model of several bands it is called on that many bands: the
+    sources are detected once (on an S/N-weighted sum of the bands) and
+    every band gets its own fractions of them (see `__call__`).
 
     Parameters
     ----------
