@@ -727,16 +727,23 @@ def curves_table(records):
             ('recall_by_snr', 'n_by_snr', 'snr', SNR_BINS),
             ('flux_error_by_blendedness', 'n_by_blendedness', 'blendedness',
              BLENDEDNESS_BINS)]
+    nan = np.full(max(b.size for *_, b in spec), np.nan)
     for name, rec in records.items():
         for key, count_key, by, bins in spec:
+            # The median's one-sigma interval where the summary has one.
+            low = rec.summary.get(key + '_low', nan)
+            high = rec.summary.get(key + '_high', nan)
             for k in range(bins.size - 1):
                 rows.append((name, key, by, bins[k], bins[k + 1],
                              rec.summary[key][k],
-                             int(rec.summary[count_key][k])))
+                             int(rec.summary[count_key][k]), low[k],
+                             high[k]))
     return Table(rows=rows or None, names=('method', 'quantity', 'binned_by',
                                            'bin_lo', 'bin_hi', 'value',
-                                           'count'),
-                 dtype=(str, str, str, float, float, float, int))
+                                           'count', 'value_low',
+                                           'value_high'),
+                 dtype=(str, str, str, float, float, float, int, float,
+                        float))
 
 
 def markdown(table):
@@ -762,9 +769,10 @@ def plot_curves(curves, out):
     Write the two PNG plots from a `curves_table`; returns their paths.
 
     Recall carries binomial one-sigma error bars,
-    ``sqrt(p (1 - p) / n)``; every point is labelled with its bin count
-    ``n`` (the medians of the flux-error plot have no error bar: the
-    runner does not keep their scatter).
+    ``sqrt(p (1 - p) / n)``, the flux-error medians their order-statistic
+    one-sigma interval (`astropais.metrics.binning.binned_median`; runs
+    made before 2026-12-03 did not keep it and are drawn without); every
+    point is labelled with its bin count ``n``.
     """
     import matplotlib
     matplotlib.use('Agg')
@@ -794,6 +802,10 @@ def plot_curves(curves, out):
             if key.startswith('recall'):
                 with np.errstate(divide='ignore', invalid='ignore'):
                     err = np.sqrt(value * (1 - value) / count)
+            elif 'value_low' in m.colnames:
+                # Runs written before the interval was kept have none.
+                err = np.vstack([value - np.asarray(m['value_low']),
+                                 np.asarray(m['value_high']) - value])
             line = ax.errorbar(x, value, yerr=err, marker='o', capsize=2,
                                label=name)
             for xi, vi, ni in zip(x, value, count):

@@ -37,7 +37,7 @@ def bin_index(values, bins):
     return index
 
 
-def binned_median(values, by, bins):
+def binned_median(values, by, bins, *, interval=False):
     """
     The median of ``values`` in bins of ``by``, ignoring NaN values.
 
@@ -49,6 +49,13 @@ def binned_median(values, by, bins):
         The quantity that defines the bins.
     bins : array_like, shape (K + 1,)
         Bin edges, as in `bin_index`.
+    interval : bool, optional
+        Also return a distribution-free one-sigma (about 68 %) confidence
+        interval of each median: the order statistics of ranks
+        ``n/2 - sqrt(n)/2`` and ``n/2 + 1 + sqrt(n)/2`` (the binomial(n, 1/2)
+        count of values below
+        the true median, in its normal approximation), clipped to the bin's
+        values.
 
     Returns
     -------
@@ -56,6 +63,18 @@ def binned_median(values, by, bins):
         NaN for an empty bin.
     count : `~numpy.ndarray` of int, shape (K,)
         The number of finite values in each bin.
+    low, high : `~numpy.ndarray`, shape (K,)
+        With ``interval=True``: the interval's ends (NaN for an empty bin).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropais.metrics.binning import binned_median
+    >>> values = np.arange(100.0)
+    >>> median, count, low, high = binned_median(values, values, [0, 100],
+    ...                                          interval=True)
+    >>> float(median[0]), int(count[0]), float(low[0]), float(high[0])
+    (49.5, 100, 44.0, 55.0)
     """
     values = np.asarray(values, dtype=np.float64).ravel()
     by = np.asarray(by, dtype=np.float64).ravel()
@@ -76,4 +95,15 @@ def binned_median(values, by, bins):
     lo = starts[filled] + (count[filled] - 1) // 2
     hi = starts[filled] + count[filled] // 2
     median[filled] = 0.5 * (values[lo] + values[hi])
-    return median, count
+    if not interval:
+        return median, count
+    n = count[filled]
+    half_width = np.sqrt(n) / 2
+    # 1-based ranks n/2 - sqrt(n)/2 and n/2 + 1 + sqrt(n)/2 (symmetric
+    # about the median's two middle ranks), made 0-based.
+    rank_lo = np.clip(np.floor(n / 2 - half_width), 1, n).astype(int) - 1
+    rank_hi = np.clip(np.ceil(n / 2 + 1 + half_width), 1, n).astype(int) - 1
+    low, high = np.full(n_bins, np.nan), np.full(n_bins, np.nan)
+    low[filled] = values[starts[filled] + rank_lo]
+    high[filled] = values[starts[filled] + rank_hi]
+    return median, count, low, high

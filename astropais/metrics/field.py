@@ -162,7 +162,10 @@ def summarise_scores(scores, *, separation_bins, snr_bins, blendedness_bins):
         not measured), and binned arrays ``recall_by_separation``,
         ``precision_by_separation``, ``recall_by_snr``,
         ``flux_error_by_blendedness`` with their counts
-        (``n_by_separation``, ``n_by_snr``, ``n_by_blendedness``).
+        (``n_by_separation``, ``n_by_snr``, ``n_by_blendedness``) and the
+        one-sigma interval of each median
+        (``flux_error_by_blendedness_low``/``_high``, see
+        `~astropais.metrics.binning.binned_median`).
     """
     scores = list(scores)
     if not all(isinstance(s, FieldScores) for s in scores):
@@ -180,9 +183,9 @@ def summarise_scores(scores, *, separation_bins, snr_bins, blendedness_bins):
     recon = _concat(scores, 'true', 'reconstruction_error')
     frac = np.concatenate([s.fraction_error for s in scores]) \
         if scores else np.zeros(0)
-    fe_by_b, n_by_b = binned_median(flux_err,
-                                    _concat(scores, 'true', 'blendedness'),
-                                    blendedness_bins)
+    fe_by_b, n_by_b, fe_low, fe_high = binned_median(
+        flux_err, _concat(scores, 'true', 'blendedness'), blendedness_bins,
+        interval=True)
 
     def _nanstat(func, values):
         values = values[np.isfinite(values)]
@@ -205,5 +208,7 @@ def summarise_scores(scores, *, separation_bins, snr_bins, blendedness_bins):
             'recall_by_snr': by_snr['recall'],
             'n_by_snr': by_snr['n_true'],
             'flux_error_by_blendedness': fe_by_b,
+            'flux_error_by_blendedness_low': fe_low,
+            'flux_error_by_blendedness_high': fe_high,
             'n_by_blendedness': n_by_b,
         }

@@ -167,3 +167,17 @@ def test_methods_without_photutils_is_an_error():
     with pytest.raises(ValueError, match='must include photutils'):
         runner.run_benchmark(runner.build_parser().parse_args(
             ['--methods', 'sep', '--fields', '1']))
+
+
+def test_flux_error_medians_carry_their_interval(tiny_run):
+    from astropy.table import Table
+    _, out, _ = tiny_run
+    curves = Table.read(out / 'curves.ecsv')
+    rows = curves[(curves['quantity'] == 'flux_error_by_blendedness')
+                  & (curves['count'] > 0)]
+    assert len(rows) > 0
+    low, value, high = (np.asarray(rows[c], float)
+                        for c in ('value_low', 'value', 'value_high'))
+    assert np.all(low <= value) and np.all(value <= high)
+    recall = curves[curves['quantity'] == 'recall_by_snr']
+    assert np.all(np.isnan(np.asarray(recall['value_low'], float)))
