@@ -11,6 +11,7 @@ source population (`SceneParameters.large_galaxies`,
 
 import numpy as np
 
+from ._galsim import require_galsim
 from .catalog import sample_loguniform
 
 __all__ = ['draw_bright_catalog', 'large_galaxy_profile',
@@ -118,7 +119,7 @@ def large_galaxy_profile(flux, size, g1, g2, rng, galsim_seed, pixel_scale):
     >>> round(prof.flux)
     10000
     """
-    import galsim
+    galsim = require_galsim()
 
     hlr = size * pixel_scale
     if rng.random() < 0.35:
@@ -157,7 +158,7 @@ def large_galaxy_profile(flux, size, g1, g2, rng, galsim_seed, pixel_scale):
 
 def _spiral_arms(hlr, flux, rng):
     """Two logarithmic spiral arms of Gaussian clumps (arcsec)."""
-    import galsim
+    galsim = require_galsim()
 
     n_clumps = int(rng.integers(20, 50))
     pitch = np.tan(np.deg2rad(rng.uniform(10, 30)))

@@ -5,6 +5,7 @@ labels.
 
 import numpy as np
 
+from ._galsim import require_galsim
 from ..pcr.encode import check_slot_rule
 from ..pcr.sparse import SourceImages
 from .presets import get_preset
@@ -240,7 +241,7 @@ def simulate_dataset(directory, n_crops, *, preset='hst', crop_size=64,
     dataset : `~astropais.datasets.Dataset`
         The dataset, opened for reading.
     """
-    import galsim
+    galsim = require_galsim()
     from tqdm.auto import tqdm
 
     from astropais import __version__

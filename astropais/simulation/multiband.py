@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.table import Table
 
+from ._galsim import require_galsim
 from ..pcr.sparse import SourceImages
 from .bands import MultiBandParameters
 from .catalog import draw_catalog
@@ -192,7 +193,7 @@ def make_multiband_scene(preset='grizy', shape=(128, 128), seed=0,
     >>> scene.image.shape, scene.bands
     ((5, 32, 32), ('g', 'r', 'i', 'z', 'y'))
     """
-    import galsim
+    galsim = require_galsim()
 
     params = get_preset(preset, **overrides)
     if not isinstance(params, MultiBandParameters):

@@ -2,6 +2,7 @@
 
 import numpy as np
 from scipy import ndimage
+from ._galsim import require_galsim
 
 __all__ = ['sky_noise', 'noise_sigma_from_depth', 'source_noise',
            'background_residual', 'scene_noise', 'DRIZZLE_EXPOSURES']
@@ -61,7 +62,7 @@ def _drop_kernel(drop, offset):
 
 def _cosmos_noise(shape, rng):
     """Unit-variance noise with the HST ACS COSMOS correlation (per pixel)."""
-    import galsim
+    galsim = require_galsim()
 
     # The correlation function is tabulated on 0.03 arcsec drizzled pixels;
     # here it is used in pixel units, whatever the scene's pixel scale.

@@ -10,6 +10,7 @@ catalogue position is the true centroid.
 """
 
 import numpy as np
+from ._galsim import require_galsim
 
 __all__ = ['source_profile', 'draw_morphology', 'galaxy_profile',
            'stamp_radius', 'COMPONENTS']
@@ -144,7 +145,7 @@ def galaxy_profile(kind, flux, size, g1, g2, morphology, galsim_seed,
     extent : float
         Radius (pixels) beyond which the intrinsic profile is negligible.
     """
-    import galsim
+    galsim = require_galsim()
 
     def weight(component):
         return 1.0 if weights is None else float(weights[component])

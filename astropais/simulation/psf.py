@@ -1,6 +1,7 @@
 """The point-spread function of a scene: a GalSim profile and its image."""
 
 import numpy as np
+from ._galsim import require_galsim
 
 __all__ = ['make_psf', 'measure_fwhm_pixels', 'analytic_psf', 'PSF_FAMILIES',
            'compact_psf']
@@ -28,7 +29,7 @@ def measure_fwhm_pixels(psf_image):
         The full width at half maximum (GalSim's
         ``Image.calculateFWHM`` about the brightest pixel).
     """
-    import galsim
+    galsim = require_galsim()
 
     image = galsim.Image(np.asarray(psf_image, dtype=np.float64), scale=1.0)
     peak = np.unravel_index(np.argmax(image.array), image.array.shape)
@@ -70,7 +71,7 @@ def analytic_psf(params):
     >>> round(psf.calculateFWHM(), 3)
     0.18
     """
-    import galsim
+    galsim = require_galsim()
 
     fwhm = params.psf_fwhm
     family = params.psf
@@ -128,7 +129,7 @@ def compact_psf(profile, params, fwhm_pixels):
     profile : `galsim.GSObject`
         The unit-flux profile for convolutions.
     """
-    import galsim
+    galsim = require_galsim()
 
     if params.is_image_psf or params.psf != 'optical':
         return profile
@@ -158,7 +159,7 @@ def make_psf(params):
     fwhm_pixels : float
         The FWHM in pixels.
     """
-    import galsim
+    galsim = require_galsim()
 
     scale = params.pixel_scale
     if params.is_image_psf:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.table import Table
 
+from ._galsim import require_galsim
 from ..pcr.sparse import SourceImages
 from .bright import (LARGE_KIND, bright_star_radius, draw_bright_catalog,
                      large_galaxy_profile, saturate)
@@ -246,7 +247,7 @@ def draw_stamp(profile, x, y, radius, pixel_scale, method='auto',
     >>> cutout.shape, origin
     ((17, 17), (-3, 2))
     """
-    import galsim
+    galsim = require_galsim()
 
     ix, iy = int(np.round(x)), int(np.round(y))
     bounds = galsim.BoundsI(ix - radius, ix + radius, iy - radius,
@@ -297,7 +298,7 @@ def make_scene(preset='hst', shape=(256, 256), seed=0, **overrides):
     ValueError
         For an unknown preset or parameter, or invalid values.
     """
-    import galsim
+    galsim = require_galsim()
 
     params = get_preset(preset, **overrides)
     if not isinstance(params, SceneParameters):

@@ -204,3 +204,10 @@ def test_bad_input_raises(kwargs, match):
 def test_parameters_validate_on_construction():
     with pytest.raises(ValueError, match='pixel_scale'):
         SceneParameters(pixel_scale=0)
+
+
+def test_missing_galsim_names_the_extra(monkeypatch):
+    import sys
+    monkeypatch.setitem(sys.modules, 'galsim', None)   # import fails
+    with pytest.raises(ImportError, match=r'astropais\[simulation\]'):
+        make_scene('hst', shape=(16, 16), seed=1)
