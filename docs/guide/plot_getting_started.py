@@ -63,7 +63,9 @@ plt.show()
 # ``model`` argument the model shipped with astropais is used.
 
 deblender = PAISDeblender(n_pixels=5)
-segm = deblender(data, threshold=2.0 * noise_sigma)
+# 1.5 sigma: the default of `~astropais.segmentation.deblend_field` and of
+# ``astropais deblend``.
+segm = deblender(data, threshold=1.5 * noise_sigma)
 print(segm)
 print(f'{segm.n_labels} sources found')
 
