@@ -463,7 +463,7 @@ class PAISDeblender:
 
         Parameters
         ----------
-        data : 2-D array_like, `~astropy.units.Quantity` or `~astropy.nddata.NDData`, or several bands
+        data : 2-D array_like, `~astropy.units.Quantity`, `~astropy.nddata.NDData` or bands
             The background-subtracted image.  For `~astropy.nddata.NDData`
             and `~astropy.nddata.CCDData` the mask, uncertainty (the noise
             for the normalisation), unit and wcs are used.  For a model

@@ -317,7 +317,8 @@ def predict_tiled(predict, image, tile_size, margin, *, multiple=1,
     Raises
     ------
     ValueError
-        If ``needed`` does not have the image's shape.
+        If ``needed`` is not an ``(H, W)`` mask of the image (as in
+        `iter_tiles`).
 
     Examples
     --------

@@ -393,21 +393,29 @@ def test_convolved_data_sets_the_footprint(deblender, scene):
                   convolved_data=convolved * u.mJy)
 
 
+def _sparse_field(more_sources, seed):
+    """A close pair near a corner of a 192 x 192 field plus ``more_sources``;
+    the image and its 3-sigma footprint."""
+    image, _ = gaussian_scene((192, 192), [(20, 24, 2.0, 800.0),
+                                           (23, 29, 1.8, 500.0),
+                                           *more_sources],
+                              noise=1.0, seed=seed)
+    return image, detect_sources(image, 3.0, 5).data > 0
+
+
+def _tiled_deblender(model, tile_size=32, overlap=12):
+    return PAISDeblender(n_pixels=5, model=model, tile_size=tile_size,
+                         overlap=overlap, precision='float32',
+                         progress_bar=False)
+
+
 def test_empty_sky_tiles_are_skipped_with_the_same_result(tiny_model):
     # Two sources in a 192 x 192 field of 32 px tiles: most tiles hold no
     # footprint pixel and are not run, yet the labels and fractions equal
     # those of one pass over the whole image.
-    image, _ = gaussian_scene((192, 192), [(20, 24, 2.0, 800.0),
-                                           (23, 29, 1.8, 500.0),
-                                           (150, 160, 2.0, 600.0)],
-                              noise=1.0, seed=7)
-    small = PAISDeblender(n_pixels=5, model=tiny_model, tile_size=32,
-                          overlap=12, precision='float32',
-                          progress_bar=False)
-    whole = PAISDeblender(n_pixels=5, model=tiny_model, tile_size=192,
-                          overlap=0, precision='float32',
-                          progress_bar=False)
-    footprint = detect_sources(image, 3.0, 5).data > 0
+    image, footprint = _sparse_field([(150, 160, 2.0, 600.0)], seed=7)
+    small = _tiled_deblender(tiny_model)
+    whole = _tiled_deblender(tiny_model, tile_size=192, overlap=0)
     pcr = small.predict_pcr(image, 1.0, footprint)
     assert np.mean(pcr['heatmap'] == 0) > 0.5      # skipped tiles
     tiled, single = small(image, 3.0), whole(image, 3.0)
@@ -476,15 +484,9 @@ def test_sparse_pcr_decodes_as_the_stitched_maps(tiny_model):
     # decoded from the whole-image stitched maps, in a fraction of their
     # memory.
     from astropais.pcr import decode, find_centres
-    image, _ = gaussian_scene((192, 192), [(20, 24, 2.0, 800.0),
-                                           (23, 29, 1.8, 500.0),
-                                           (90, 100, 2.5, 900.0),
-                                           (150, 160, 2.0, 600.0)],
-                              noise=1.0, seed=9)
-    deblender = PAISDeblender(n_pixels=5, model=tiny_model, tile_size=32,
-                              overlap=12, precision='float32',
-                              progress_bar=False)
-    footprint = detect_sources(image, 3.0, 5).data > 0
+    image, footprint = _sparse_field([(90, 100, 2.5, 900.0),
+                                      (150, 160, 2.0, 600.0)], seed=9)
+    deblender = _tiled_deblender(tiny_model)
     dense = deblender.predict_pcr(image, 1.0, footprint)
     sparse = deblender.predict_sparse_pcr(image, 1.0, footprint)
     np.testing.assert_array_equal(sparse.pixels, np.flatnonzero(footprint))
