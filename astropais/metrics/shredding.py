@@ -117,23 +117,23 @@ def _agreement_flow(attribution, inside, object_fraction):
     # What label i could take of the object at p: O(p) min(1, M_i / F).
     claim = light * np.minimum(1.0, np.divide(
         weights, frac, out=np.ones_like(weights), where=frac > 0))
-    taken = np.bincount(labels.ravel(), (claim * (labels > 0)).ravel(),
+    # Index 0 (unused slots) is dropped by the [1:].
+    taken = np.bincount(labels.ravel(), claim.ravel(),
                         minlength=n_labels + 1)[1:]
     if n_labels == 0:
         return taken
     own = int(np.argmax(taken)) + 1
     is_own = labels == own
     own_claim = (claim * is_own).sum(axis=1, keepdims=True)
-    rest = light - own_claim
-    others = np.where(is_own | (labels == 0), 0.0, weights)
+    others = np.where(is_own, 0.0, weights)
     norm = others.sum(axis=1, keepdims=True)
-    share = np.divide(others, norm, out=np.zeros_like(others),
-                      where=norm > 0)
-    flow = np.where(is_own, own_claim / np.maximum(is_own.sum(axis=1,
-                                                              keepdims=True),
-                                                   1), rest * share)
-    return np.bincount(labels.ravel(), (flow * (labels > 0)).ravel(),
+    rest = (light - own_claim) * np.divide(others, norm,
+                                           out=np.zeros_like(others),
+                                           where=norm > 0)
+    flow = np.bincount(labels.ravel(), rest.ravel(),
                        minlength=n_labels + 1)[1:]
+    flow[own - 1] += own_claim.sum()
+    return flow
 
 
 @dataclass(frozen=True)
