@@ -105,3 +105,71 @@ def test_uncertainty_map_units_and_bad_values():
         error_from_map([1.0, np.inf], 'weight')
     with pytest.raises(ValueError, match='kind must be one of'):
         error_from_map(np.ones(3), 'rms')
+
+
+def _crowded_field(shape=(420, 500), seed=7):
+    """Noise 2 on a sky of 30 with 300 sources, a masked stripe and NaNs."""
+    rng = np.random.default_rng(seed)
+    sources = [(rng.uniform(0, shape[0]), rng.uniform(0, shape[1]),
+                rng.uniform(1.5, 3.0), rng.uniform(500, 5000))
+               for _ in range(300)]
+    image, _ = gaussian_scene(shape, sources, noise=2.0, seed=seed)
+    image += 30.0
+    image[5, 7:40] = np.nan
+    mask = np.zeros(shape, bool)
+    mask[100:120] = True
+    image[100:120] = 1e5
+    return image, mask
+
+
+def test_constant_background_is_astropys_clipped_stats_of_every_pixel():
+    from astropy.stats import sigma_clipped_stats
+
+    image, mask = _crowded_field()
+    usable = np.isfinite(image) & ~mask
+    _, median, std = sigma_clipped_stats(image[usable], sigma=3.0,
+                                         maxiters=10)
+    for data in (image, image.astype('>f8')):
+        sky = estimate_background(data, mask)
+        assert sky.background == median and sky.background_rms == std
+    # float32 data: the same statistics of the same (float32) values
+    image32 = image.astype(np.float32)
+    _, median, std = sigma_clipped_stats(
+        image32[usable].astype(np.float64), sigma=3.0, maxiters=10)
+    sky = estimate_background(image32.astype('>f4'), mask)
+    assert sky.background == median and sky.background_rms == std
+
+
+def test_sampled_background_agrees_with_every_pixel_within_its_errors():
+    from astropais.segmentation.background import sample_grid
+
+    image, mask = _crowded_field()
+    full = estimate_background(image, mask)
+    n_samples = 2 ** 13
+    values = sample_grid(image, mask, max_samples=n_samples)
+    # every 6th row and column of the 420 x 500 image, less the masked
+    assert values.size < n_samples
+    np.testing.assert_array_equal(
+        values, image[::6, ::6][np.isfinite(image[::6, ::6])
+                                & ~mask[::6, ::6]])
+    sampled = estimate_background(image, mask, max_samples=n_samples)
+    # three standard errors (docstring) of ~5800 samples of sigma 2
+    sigma = full.background_rms
+    assert abs(sampled.background - full.background) < (
+        3 * 1.25 * sigma / np.sqrt(values.size))
+    assert abs(sampled.background_rms - sigma) < (
+        3 * 0.71 * sigma / np.sqrt(values.size))
+    assert sampled.background != full.background
+
+
+@pytest.mark.parametrize('shape, max_samples, step', [
+    ((6, 6), 9, 2), ((6, 6), 36, 1), ((7, 5), 4, 4), ((1000, 3), 100, 10)])
+def test_sample_grid_takes_at_most_max_samples(shape, max_samples, step):
+    from astropais.segmentation.background import sample_grid
+
+    image = np.arange(np.prod(shape), dtype=float).reshape(shape)
+    values = sample_grid(image, max_samples=max_samples)
+    assert values.size <= max_samples
+    np.testing.assert_array_equal(values, image[::step, ::step].ravel())
+    with pytest.raises(ValueError, match='max_samples'):
+        sample_grid(image, max_samples=0)
