@@ -75,8 +75,10 @@ def write_products(directory, stem, data, segmentation, catalog, *,
         The background-subtracted image.
     segmentation : `~astropais.WeightedSegmentationImage`
         The weighted segmentation.
-    catalog : `~astropais.WeightedSourceCatalog`
-        Its catalog.
+    catalog : `~astropais.WeightedSourceCatalog` or `~astropy.table.Table`
+        Its catalog (or a table of it, such as
+        `~astropais.segmentation.multiband_catalog`'s; the overview then
+        has no apertures).
     wcs : `~astropy.wcs.WCS`, optional
         Stored with the segmentation.
     overwrite : bool, optional
@@ -108,9 +110,10 @@ def write_products(directory, stem, data, segmentation, catalog, *,
         from astropy.io import fits
         with fits.open(paths['segmentation'], mode='update') as hdul:
             hdul[0].header.update(provenance)
-    table = catalog.to_table()
+    is_table = not hasattr(catalog, 'to_table')
+    table = catalog if is_table else catalog.to_table()
     table.meta.update({key: value for key, (value, _) in provenance.items()})
     table.write(paths['catalog'], format='ascii.ecsv', overwrite=overwrite)
-    plot_overview(data, segmentation, catalog).savefig(
+    plot_overview(data, segmentation, None if is_table else catalog).savefig(
         paths['overview'], dpi=100, bbox_inches='tight')
     return paths

@@ -14,7 +14,8 @@ import importlib
 
 # The submodules whose __all__ make up this package's, in that order.
 _PUBLIC_MODULES = ('deblender', 'weighted', 'catalog', 'pipeline',
-                   'background', 'uncertainty', 'bands', 'band_catalog')
+                   'background', 'uncertainty', 'bands', 'band_catalog',
+                   'band_pipeline')
 
 
 def _public():

@@ -82,7 +82,8 @@ def multiband_catalog(data, segmentation_image, *, bands=None, error=None,
     Returns
     -------
     table : `~astropy.table.QTable`
-        ``label``, ``x_centroid``, ``y_centroid``, then per band the
+        ``label``, ``x_centroid``, ``y_centroid`` (and ``sky_centroid``
+        with a ``wcs``), then per band the
         ``columns`` (and their errors), ``mag_<band>`` with
         ``zero_points``, and the colour of each pair of consecutive bands
         (``'<a>-<b>'``, NaN where a flux is not positive).
@@ -144,6 +145,8 @@ def multiband_catalog(data, segmentation_image, *, bands=None, error=None,
         if k == centroid_band:
             table['x_centroid'] = catalog.x_centroid
             table['y_centroid'] = catalog.y_centroid
+            if kwargs.get('wcs') is not None:
+                table['sky_centroid'] = catalog.sky_centroid
         for column in columns:
             table[f'{column}_{name}'] = getattr(catalog, column)
             if err is not None and hasattr(catalog, f'{column}_err'):
