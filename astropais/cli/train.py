@@ -101,6 +101,12 @@ def add_arguments(parser):
                            "losses: 'uniform' (paper) or 'signal' "
                            "(1 + sqrt(pixel S/N), capped) "
                            "(default: %(default)s)")
+    loss.add_argument('--vector-weighting', default='uniform',
+                      choices=('uniform', 'fraction'),
+                      help="per-slot weights of the vector loss: 'uniform' "
+                           "(paper) or 'fraction' (a slot counts its target "
+                           "fraction + 0.05: the votes that carry light are "
+                           "learned first) (default: %(default)s)")
     net = parser.add_argument_group('network and input')
     net.add_argument('--depth', type=int, default=3,
                      help='U-Net resolution levels (default: %(default)s)')
@@ -181,6 +187,7 @@ def run(args):
             augment=args.augment, seed=args.seed,
             steps_per_epoch=args.steps_per_epoch,
             pixel_weighting=args.pixel_weighting,
+            vector_weighting=args.vector_weighting,
             lr_schedule=args.lr_schedule, init_model=args.init_model,
             progress_bar=args.progress_bar)
     except (ValueError, TypeError, FileNotFoundError) as exc:

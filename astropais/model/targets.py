@@ -6,11 +6,17 @@ See `astropais.model.losses` for the packed layout.
 
 import numpy as np
 
-__all__ = ['PIXEL_WEIGHTINGS', 'check_pixel_weighting', 'pack_targets',
-           'pixel_weights']
+__all__ = ['PIXEL_WEIGHTINGS', 'VECTOR_WEIGHTINGS', 'check_pixel_weighting',
+           'check_vector_weighting', 'pack_targets', 'pixel_weights']
 
 #: Accepted values of ``pixel_weighting``.
 PIXEL_WEIGHTINGS = ('uniform', 'signal')
+
+#: Accepted values of ``vector_weighting``.
+VECTOR_WEIGHTINGS = ('uniform', 'fraction')
+
+#: Weight floor of a valid slot under ``vector_weighting='fraction'``.
+_VECTOR_WEIGHT_FLOOR = 0.05
 
 #: Cap of the per-pixel signal-to-noise ratio in the ``'signal'`` weights.
 _MAX_PIXEL_SNR = 400.0
@@ -33,6 +39,25 @@ def check_pixel_weighting(pixel_weighting):
     if pixel_weighting not in PIXEL_WEIGHTINGS:
         raise ValueError(f'pixel_weighting must be one of {PIXEL_WEIGHTINGS},'
                          f' got {pixel_weighting!r}')
+
+
+def check_vector_weighting(vector_weighting):
+    """
+    Refuse an unknown ``vector_weighting`` name.
+
+    Parameters
+    ----------
+    vector_weighting : str
+        The name to check.
+
+    Raises
+    ------
+    ValueError
+        If it is not one of `VECTOR_WEIGHTINGS`.
+    """
+    if vector_weighting not in VECTOR_WEIGHTINGS:
+        raise ValueError(f'vector_weighting must be one of '
+                         f'{VECTOR_WEIGHTINGS}, got {vector_weighting!r}')
 
 
 def pixel_weights(image, noise_sigma, pixel_weighting='uniform'):
@@ -77,7 +102,7 @@ def pixel_weights(image, noise_sigma, pixel_weighting='uniform'):
             ).astype(np.float32)
 
 
-def pack_targets(batch, pixel_weighting='uniform'):
+def pack_targets(batch, pixel_weighting='uniform', vector_weighting='uniform'):
     """
     Build the loss targets from a batch of PCR labels.
 
@@ -92,6 +117,14 @@ def pack_targets(batch, pixel_weighting='uniform'):
     pixel_weighting : {'uniform', 'signal'}, optional
         Per-pixel weights of the vector and fraction losses (see
         `pixel_weights`); the heatmap loss stays uniform.
+    vector_weighting : {'uniform', 'fraction'}, optional
+        Per-slot weights of the vector loss.  ``'uniform'``: every valid
+        slot of a source pixel counts the same (paper eq. 3).
+        ``'fraction'``: a slot counts its target fraction (averaged over
+        the bands) plus 0.05, so the vectors of the slots that carry a
+        pixel's light -- the votes that decide its attribution -- are
+        learned first, not the long vectors to sources that put almost no
+        light there.  The vector loss stays a weighted mean in pixels.
 
     Returns
     -------
@@ -103,9 +136,22 @@ def pack_targets(batch, pixel_weighting='uniform'):
     ------
     ValueError
         If the shapes are inconsistent, a label is not finite or
-        ``pixel_weighting`` is unknown.
+        ``pixel_weighting`` or ``vector_weighting`` is unknown.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from astropais.model.targets import pack_targets
+    >>> batch = {'heatmap': np.zeros((1, 2, 2)),
+    ...          'vectors': np.zeros((1, 2, 2, 3, 2)),
+    ...          'slot_mask': np.ones((1, 2, 2, 3), bool),
+    ...          'fractions': np.tile([0.8, 0.2, 0.0], (1, 2, 2, 1, 1)),
+    ...          'source_mask': np.ones((1, 2, 2), bool)}
+    >>> pack_targets(batch, vector_weighting='fraction')['vectors'][0, 0, 0, :, 2]
+    array([0.85, 0.25, 0.05], dtype=float32)
     """
     check_pixel_weighting(pixel_weighting)
+    check_vector_weighting(vector_weighting)
     heatmap = np.asarray(batch['heatmap'], dtype=np.float32)
     vectors = np.asarray(batch['vectors'], dtype=np.float32)
     slot_mask = np.asarray(batch['slot_mask'], dtype=bool)
@@ -133,6 +179,8 @@ def pack_targets(batch, pixel_weighting='uniform'):
             raise ValueError(f'{key} labels contain non-finite values')
     weight = weight.astype(np.float32)
     band_weight = weight[:, :, :, None, :]
+    if vector_weighting == 'fraction':
+        weight = weight * (fractions.mean(axis=3) + _VECTOR_WEIGHT_FLOOR)
     if pixel_weighting != 'uniform':
         per_pixel = pixel_weights(batch['image'], batch['noise_sigma'],
                                   pixel_weighting)

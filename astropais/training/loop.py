@@ -15,7 +15,8 @@ import numpy as np
 
 from astropais.model.normalisation import (normalise_image,
                                            validate_normalisation)
-from astropais.model.targets import check_pixel_weighting, pack_targets
+from astropais.model.targets import (check_pixel_weighting,
+                                     check_vector_weighting, pack_targets)
 from astropais.utils import sha256_text
 
 from .augment import random_dihedral
@@ -37,7 +38,7 @@ _RUN_KEYS = ('batch_size', 'val_fraction', 'learning_rate', 'beta_1',
              'cross_entropy_weight', 'entropy_weight', 'entropy_mode',
              'depth', 'base_filters', 'vector_scale', 'normalisation',
              'augment', 'seed', 'steps_per_epoch', 'pixel_weighting',
-             'lr_schedule', 'init_model')
+             'vector_weighting', 'lr_schedule', 'init_model')
 
 #: Accepted values of ``lr_schedule``.
 LR_SCHEDULES = ('constant', 'cosine')
@@ -207,7 +208,8 @@ def _inputs_targets(batch, config):
     """Network inputs and loss targets of one batch."""
     x = normalise_image(batch['image'], batch['noise_sigma'],
                         config['normalisation'])
-    return x, pack_targets(batch, config['pixel_weighting'])
+    return x, pack_targets(batch, config['pixel_weighting'],
+                           config['vector_weighting'])
 
 
 def _evaluate(model, dataset, indices, batch_size, config):
@@ -269,8 +271,8 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
           vector_weight=0.06, cross_entropy_weight=4.0, entropy_weight=2.0,
           entropy_mode='match', depth=3, base_filters=8, vector_scale=16.0,
           normalisation=None, augment=True, seed=0, steps_per_epoch=None,
-          pixel_weighting='uniform', lr_schedule='constant', init_model=None,
-          progress_bar=True):
+          pixel_weighting='uniform', vector_weighting='uniform',
+          lr_schedule='constant', init_model=None, progress_bar=True):
     """
     Train a PCR network on a dataset and export it.
 
@@ -323,6 +325,9 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
     pixel_weighting : {'uniform', 'signal'}, optional
         Per-pixel weights of the vector and fraction losses (see
         `astropais.model.targets.pixel_weights`).
+    vector_weighting : {'uniform', 'fraction'}, optional
+        Per-slot weights of the vector loss (see
+        `astropais.model.targets.pack_targets`).
     lr_schedule : {'constant', 'cosine'}, optional
         ``'cosine'`` decays the learning rate from ``learning_rate`` to
         5 % of it over ``epochs`` epochs (the schedule is part of the
@@ -372,6 +377,7 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
         # Checkpoints written before these settings existed used the
         # defaults.
         config.setdefault('pixel_weighting', 'uniform')
+        config.setdefault('vector_weighting', 'uniform')
         config.setdefault('lr_schedule', 'constant')
         config.setdefault('init_model', None)
         if state['dataset_digest'] != manifest_digest:
@@ -390,6 +396,7 @@ def train(dataset, out_dir, *, epochs=10, batch_size=16, max_minutes=None,
         if not vector_scale > 0:
             raise ValueError(f'vector_scale must be > 0, got {vector_scale!r}')
         check_pixel_weighting(pixel_weighting)
+        check_vector_weighting(vector_weighting)
         if lr_schedule not in LR_SCHEDULES:
             raise ValueError(f'lr_schedule must be one of {LR_SCHEDULES}, '
                              f'got {lr_schedule!r}')

@@ -51,3 +51,21 @@ def test_pack_targets_weights_only_source_pixels_and_valid_slots():
         pack_targets(batch, 'flux')
     with pytest.raises(ValueError, match='do not match'):
         pixel_weights(batch['image'], np.ones(3), 'signal')
+
+
+def test_fraction_vector_weighting_follows_the_target_fractions():
+    rng = np.random.default_rng(5)
+    batch = _batch(rng, b=2)
+    batch['slot_mask'][..., 2] = False
+    uniform = pack_targets(batch)
+    weighted = pack_targets(batch, vector_weighting='fraction')
+    w_u, w_f = uniform['vectors'][..., 2], weighted['vectors'][..., 2]
+    # Invalid slots and background pixels stay at 0; valid ones count
+    # their band-mean fraction plus the floor.
+    np.testing.assert_array_equal(w_f[w_u == 0], 0)
+    expected = batch['fractions'].mean(axis=3) + 0.05
+    np.testing.assert_allclose(w_f[w_u > 0], expected[w_u > 0], rtol=1e-6)
+    # The fractions' weights are untouched.
+    np.testing.assert_array_equal(weighted['fractions'], uniform['fractions'])
+    with pytest.raises(ValueError, match='vector_weighting'):
+        pack_targets(batch, vector_weighting='distance')

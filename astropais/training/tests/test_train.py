@@ -195,10 +195,12 @@ def test_warm_start_signal_weighting_and_cosine_schedule(dataset, straight_run,
     # the run and a resumed run continues the same schedule.
     out = tmp_path / 'cosine'
     first = train(dataset, out, epochs=3, max_minutes=1e-9,
-                  pixel_weighting='signal', lr_schedule='cosine', **SMALL_KW)
+                  pixel_weighting='signal', vector_weighting='fraction',
+                  lr_schedule='cosine', **SMALL_KW)
     assert first.steps == 1
     model, state = load_checkpoint(out / 'checkpoints')
     assert state['config']['pixel_weighting'] == 'signal'
+    assert state['config']['vector_weighting'] == 'fraction'
     lr_now = float(model.optimizer.learning_rate)
     assert lr_now < SMALL_KW['learning_rate']
     done = train(dataset, out, epochs=3, resume=True, progress_bar=False)
@@ -220,5 +222,7 @@ def test_warm_start_and_weighting_refuse_bad_settings(dataset, straight_run,
               init_model=tmp_path / 'missing.keras', **SMALL_KW)
     with pytest.raises(ValueError, match='pixel_weighting'):
         train(dataset, tmp_path / 'c', pixel_weighting='flux', **SMALL_KW)
+    with pytest.raises(ValueError, match='vector_weighting'):
+        train(dataset, tmp_path / 'e', vector_weighting='far', **SMALL_KW)
     with pytest.raises(ValueError, match='lr_schedule'):
         train(dataset, tmp_path / 'd', lr_schedule='step', **SMALL_KW)
