@@ -34,9 +34,6 @@ SIGMA_CLIP = {'sigma': 3.0, 'maxiters': 10}
 #: regular grid of them beyond.
 MAX_SAMPLES = 2 ** 22
 
-# Sampled rows read at a time by sample_grid (about 2**20 pixels).
-_CHUNK_PIXELS = 2 ** 20
-
 
 @dataclass
 class SkyBackground:
@@ -73,7 +70,9 @@ def sample_grid(data, mask=None, max_samples=MAX_SAMPLES):
     masked and non-finite pixels are dropped.  The rows
     are read a block at a time, so neither the image nor a whole-image
     mask is copied or converted (a memory-mapped image is read only on the
-    sampled rows, in any byte order): memory ``O(max_samples)``.
+    sampled rows, in any byte order, and its pages are let go as it is
+    read; `~astropais.segmentation.inputs.scan_rows`): memory
+    ``O(max_samples)``.
 
     Parameters
     ----------
@@ -103,9 +102,9 @@ def sample_grid(data, mask=None, max_samples=MAX_SAMPLES):
     >>> sample_grid(image, max_samples=9).tolist()
     [0.0, 2.0, 4.0, 12.0, 14.0, 16.0, 24.0, 26.0, 28.0]
     """
-    from .inputs import check_positive_int
+    from . import inputs
 
-    max_samples = check_positive_int(max_samples, 'max_samples')
+    max_samples = inputs.check_positive_int(max_samples, 'max_samples')
     ny, nx = data.shape
     def grid(step):
         return -(-ny // step) * -(-nx // step)
@@ -116,15 +115,15 @@ def sample_grid(data, mask=None, max_samples=MAX_SAMPLES):
         step += 1
     while step > 1 and grid(step - 1) <= max_samples:
         step -= 1
-    rows = max(1, _CHUNK_PIXELS // max(1, -(-nx // step))) * step
     parts = []
-    # A loop over blocks of sampled rows (not over pixels).
-    for start in range(0, ny, rows):
-        block = np.asarray(data[start:start + rows:step, ::step],
+    # About as many grid points a block as scan_rows reads pixels.
+    for rows in inputs.scan_rows(data, chunk=inputs._SCAN_CHUNK * step ** 2):
+        first = -(-rows.start // step) * step
+        block = np.asarray(data[first:rows.stop:step, ::step],
                            dtype=np.float64)
         usable = np.isfinite(block)
         if mask is not None:
-            usable &= ~np.asarray(mask[start:start + rows:step, ::step],
+            usable &= ~np.asarray(mask[first:rows.stop:step, ::step],
                                   dtype=bool)
         parts.append(block[usable])
     return np.concatenate(parts) if parts else np.zeros(0)

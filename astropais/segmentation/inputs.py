@@ -3,6 +3,8 @@ Input handling for `PAISDeblender`: unpack ndarray / Quantity /
 NDData / CCDData, validate, mask non-finite pixels, estimate the noise.
 """
 
+import mmap
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -14,7 +16,8 @@ from astropy.utils.exceptions import AstropyUserWarning
 
 __all__ = ['PreparedImage', 'prepare_image', 'is_multiband',
            'prepare_bands', 'snr_image', 'estimate_noise', 'threshold_value', 'in_data_unit',
-           'unpack_nddata', 'check_real', 'check_positive_int']
+           'unpack_nddata', 'check_real', 'check_positive_int',
+           'release_pages', 'scan_rows']
 
 
 @dataclass
@@ -53,7 +56,114 @@ def _as_mask(mask, shape, name):
                          f'shape {shape}')
     if not (mask.dtype == bool or np.issubdtype(mask.dtype, np.number)):
         raise TypeError(f'{name} must be boolean, got dtype {mask.dtype}')
-    return mask.astype(bool)
+    return mask.astype(bool, copy=False)
+
+
+# Pixels scanned at a time by the whole-image checks (and _every_nth).
+_SCAN_CHUNK = 2 ** 20
+
+# Linux's madvise(MADV_PAGEOUT) (Python 3.12 names it; 5.4+ kernels).
+_MADV_PAGEOUT = getattr(mmap, 'MADV_PAGEOUT',
+                        21 if sys.platform.startswith('linux') else None)
+
+
+def release_pages(array):
+    """
+    Let go of the resident pages of a memory-mapped array.
+
+    The pages of the file mapping under ``array`` (an
+    `~astropy.io.fits` image opened with ``memmap=True``, a
+    `numpy.memmap`) leave the process's resident memory
+    (``madvise(MADV_PAGEOUT)``); their content is kept, and read again
+    from the file (or the page cache) when next used.  For other arrays,
+    or where the system does not offer it, nothing happens.
+
+    Parameters
+    ----------
+    array : `~numpy.ndarray`
+        The array.
+
+    Returns
+    -------
+    released : bool
+        Whether the pages were handed back.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> release_pages(np.zeros(3))
+    False
+    """
+    base = array
+    # A walk down the (short) chain of views to the mapping.
+    while base is not None and not isinstance(base, mmap.mmap):
+        base = getattr(base, '_mmap', None) or getattr(base, 'base', None)
+    if base is None or _MADV_PAGEOUT is None:
+        return False
+    try:
+        base.madvise(_MADV_PAGEOUT)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return True
+
+
+def scan_rows(array, chunk=None):
+    """
+    Blocks of whole rows of an image, for reading it a block at a time.
+
+    After each block the pages of a memory-mapped image are let go
+    (`release_pages`), so that reading a whole FITS file this way holds
+    about one block of it in memory.
+
+    Parameters
+    ----------
+    array : `~numpy.ndarray`
+        The 2-D (or ``(H, W, ...)``) image.
+    chunk : int, optional
+        About how many pixels a block holds (default ``2**20``).
+
+    Yields
+    ------
+    rows : slice
+        The rows of one block.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> [rows.start for rows in scan_rows(np.zeros((5, 4)), chunk=8)]
+    [0, 2, 4]
+    """
+    chunk = _SCAN_CHUNK if chunk is None else chunk
+    rows = max(1, chunk // max(1, int(np.prod(array.shape[1:]))))
+    mapped = release_pages(array)
+    # A loop over blocks of rows (not over pixels).
+    for start in range(0, array.shape[0], rows):
+        yield slice(start, start + rows)
+        if mapped:
+            release_pages(array)
+
+
+def _mask_non_finite(values, mask, message):
+    """
+    Add the non-finite, not yet masked pixels of ``values`` to ``mask``
+    (in place), a block of rows at a time (no whole-image temporaries; a
+    broadcast constant is checked once), with a warning counting them.
+    """
+    if values.ndim == 2 and values.strides == (0, 0):
+        # One value broadcast over the image (a constant noise).
+        bad_value = not np.isfinite(values[0, 0]) if values.size else False
+        count = int(np.count_nonzero(~mask)) if bad_value else 0
+        if bad_value:
+            mask[...] = True
+    else:
+        count = 0
+        for rows in scan_rows(values):
+            bad = ~np.isfinite(values[rows])
+            bad &= ~mask[rows]
+            count += int(np.count_nonzero(bad))
+            mask[rows] |= bad
+    if count:
+        warnings.warn(f'{count} {message}', AstropyUserWarning)
 
 
 def prepare_image(data, mask=None):
@@ -75,9 +185,11 @@ def prepare_image(data, mask=None):
         The validated image.  Its data keep the input's floating-point
         type (float32 stays float32; integers become float32 up to 16
         bits, float64 beyond) and are not copied when no pixel is masked
-        and the type is kept, so a memory-mapped FITS image is only read
-        (its pages as they are used), never duplicated.  With masked
-        pixels the data are copied once, in that type, and set to 0
+        and the data are floating-point, in either byte order: a
+        memory-mapped (big-endian) FITS image is only read, a block of
+        rows at a time, never duplicated or converted whole (every
+        reader converts what it reads).  With masked pixels the data are
+        copied once, in that type and native byte order, and set to 0
         there.
 
     Raises
@@ -111,6 +223,9 @@ def prepare_image(data, mask=None):
                          f'dimension(s) (shape {data.shape})')
     if mask is not None:
         masks.append(('mask', mask))
+    # The input's floating-point type in native byte order (a big-endian
+    # FITS image is not converted whole: every reader converts what it
+    # reads).
     dtype = np.result_type(data.dtype, np.float32)
     full_mask = np.zeros(data.shape, dtype=bool)
     for name, value in masks:
@@ -119,23 +234,14 @@ def prepare_image(data, mask=None):
         if error.shape != data.shape:
             raise ValueError(f'the uncertainty has shape {error.shape} but '
                              f'the data has shape {data.shape}')
-        bad_error = ~np.isfinite(error) & ~full_mask
-        if np.any(bad_error):
-            warnings.warn(f'{np.count_nonzero(bad_error)} pixel(s) with a '
-                          'NaN or inf uncertainty were masked',
-                          AstropyUserWarning)
-            full_mask |= bad_error
-    bad = ~np.isfinite(data)
-    bad &= ~full_mask
-    if np.any(bad):
-        warnings.warn(f'{np.count_nonzero(bad)} NaN or inf pixel(s) in the '
-                      'data were masked', AstropyUserWarning)
-        full_mask |= bad
-    del bad
+        _mask_non_finite(error, full_mask, 'pixel(s) with a NaN or inf '
+                         'uncertainty were masked')
+    _mask_non_finite(data, full_mask, 'NaN or inf pixel(s) in the data '
+                     'were masked')
     if np.any(full_mask):
         data = np.array(data, dtype=dtype)
         data[full_mask] = 0.0
-    else:
+    elif data.dtype.kind != 'f':
         data = np.asarray(data, dtype=dtype)
     return PreparedImage(data, full_mask, unit, error, wcs)
 
@@ -438,7 +544,10 @@ def unpack_nddata(data):
     error = error_unit = None
     if data.uncertainty is not None:
         try:
-            std = data.uncertainty.represent_as(StdDevUncertainty)
+            # (a standard deviation as it is: represent_as would copy it)
+            std = (data.uncertainty
+                   if type(data.uncertainty) is StdDevUncertainty
+                   else data.uncertainty.represent_as(StdDevUncertainty))
             error, error_unit = np.asarray(std.array, dtype=float), std.unit
         except (TypeError, ValueError, AttributeError) as exc:
             raise TypeError('cannot convert the NDData uncertainty to a '
@@ -490,6 +599,10 @@ def estimate_noise(image, footprint=None, max_samples=None):
                                      allow_none=True)
     usable = ~image.mask
     if image.error is not None:
+        if image.error.strides == (0, 0):
+            # One error broadcast over the image: its median is itself.
+            return (float(image.error[0, 0]) if np.any(usable)
+                    else np.nan)
         values = image.error[usable]
         return float(np.median(values)) if values.size else np.nan
     if footprint is not None and np.any(usable & ~footprint):
@@ -503,10 +616,6 @@ def estimate_noise(image, footprint=None, max_samples=None):
     # In float64 whatever the image's type (float32 values are exact).
     return float(mad_std(_every_nth(image.data, usable, step).astype(
         np.float64)))
-
-
-# Pixels scanned at a time by _every_nth.
-_SCAN_CHUNK = 2 ** 20
 
 
 def _every_nth(data, usable, step):

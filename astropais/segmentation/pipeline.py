@@ -20,7 +20,7 @@ from astropy.utils.exceptions import (AstropyDeprecationWarning,
 from .background import DEFAULT_N_SIGMA, estimate_background
 from .catalog import WeightedSourceCatalog
 from .deblender import PAISDeblender
-from .inputs import in_data_unit, prepare_image
+from .inputs import in_data_unit, prepare_image, scan_rows
 from .uncertainty import UNCERTAINTY_KINDS, error_from_map
 
 __all__ = ['DeblendResult', 'MOSAIC_PIXELS', 'deblend_field',
@@ -217,10 +217,7 @@ def deblend_field(data, *, n_sigma=DEFAULT_N_SIGMA, n_pixels=5, model=None,
     sky = estimate_background(image.data, image.mask, method=background,
                               box_size=box_size, filter_size=filter_size)
     masked = bool(np.any(image.mask))
-    # (one whole-image array less when no pixel is masked)
-    work = image.data - sky.background
-    if masked:
-        work[image.mask] = 0.0
+    work = _subtract(image.data, sky.background, image.mask)
     if image.error is None:
         noise_sigma = sky.background_rms
         noise_map = _fill_masked(noise_sigma, image.mask)
@@ -244,10 +241,14 @@ def deblend_field(data, *, n_sigma=DEFAULT_N_SIGMA, n_pixels=5, model=None,
         convolved = np.nan_to_num(convolved)
 
     def with_unit(value):
-        return value if unit is None else u.Quantity(value, unit)
+        # (a view, not a copy, as the unitless arrays are shared too)
+        return value if unit is None else u.Quantity(value, unit,
+                                                     copy=None)
 
     # The noise that sets the threshold also scales the network's input.
-    nd = NDData(work, uncertainty=StdDevUncertainty(noise_map), unit=unit)
+    # (a constant noise stays one broadcast number: not copied)
+    nd = NDData(work, uncertainty=StdDevUncertainty(noise_map, copy=False),
+                unit=unit)
     segm = deblender(nd, with_unit(threshold), mask=image.mask,
                      convolved_data=(None if convolved is None
                                      else with_unit(convolved)))
@@ -341,6 +342,24 @@ def _error_map(unit, **maps):
     kind, values = given[0]
     return in_data_unit(error_from_map(values, kind), unit,
                         f'the {kind} map')
+
+
+def _subtract(data, background, mask):
+    """
+    ``data - background``, 0 where masked, in native byte order, made a
+    block of rows at a time (`~astropais.segmentation.inputs.scan_rows`:
+    a memory-mapped image is read, converted and let go block by block).
+    """
+    if np.ndim(background) == 0:
+        # A Python float: subtracted in the data's type (``data - float``).
+        background = float(background)
+    work = np.empty(data.shape, dtype=np.result_type(
+        data.dtype, background).newbyteorder('='))
+    for rows in scan_rows(data):
+        np.subtract(data[rows], background if np.ndim(background) == 0
+                    else background[rows], out=work[rows])
+        work[rows][mask[rows]] = 0.0
+    return work
 
 
 def _fill_masked(noise, mask):

@@ -160,7 +160,9 @@ def read_tile(image, slices):
     Returns
     -------
     tile : `~numpy.ndarray`
-        A new array of the slices' full shape and the image's dtype.
+        A new array of the slices' full shape and the image's dtype, in
+        native byte order (a big-endian FITS image is converted tile by
+        tile).
 
     Examples
     --------
@@ -169,7 +171,8 @@ def read_tile(image, slices):
     [[1.0, 1.0], [0.0, 0.0]]
     """
     shape = tuple(part.stop - part.start for part in slices)
-    tile = np.zeros(shape + image.shape[2:], dtype=image.dtype)
+    tile = np.zeros(shape + image.shape[2:],
+                    dtype=image.dtype.newbyteorder('='))
     inside = tuple(slice(part.start, min(part.stop, length))
                    for part, length in zip(slices, image.shape))
     tile[tuple(slice(0, part.stop - part.start) for part in inside)] = \

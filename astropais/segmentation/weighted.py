@@ -533,7 +533,11 @@ class WeightedSegmentationImage(SegmentationImage):
                                           keep_centre=keep_centre)
         self._reset_lazyproperties()
         self._attribution, self._multi = attribution, multi
-        self._data = attribution.label_map().astype(dtype)
+        # The old map is let go before the new one is made (one whole-image
+        # map at a time), and the new one is not copied when its type is
+        # kept.
+        self._data = None
+        self._data = attribution.label_map().astype(dtype, copy=False)
         self._seen = _Snapshot(self._data)
         self._update_deblend_label_map(relabel_map)
 

@@ -162,10 +162,16 @@ def test_sampled_background_agrees_with_every_pixel_within_its_errors():
     assert sampled.background != full.background
 
 
+@pytest.mark.parametrize('chunk', [1, 7, 2 ** 20])
 @pytest.mark.parametrize('shape, max_samples, step', [
     ((6, 6), 9, 2), ((6, 6), 36, 1), ((7, 5), 4, 4), ((1000, 3), 100, 10)])
-def test_sample_grid_takes_at_most_max_samples(shape, max_samples, step):
+def test_sample_grid_takes_at_most_max_samples(shape, max_samples, step,
+                                               chunk, monkeypatch):
+    # The same grid whatever the blocks of rows it is read in.
+    from astropais.segmentation import inputs
     from astropais.segmentation.background import sample_grid
+
+    monkeypatch.setattr(inputs, '_SCAN_CHUNK', chunk)
 
     image = np.arange(np.prod(shape), dtype=float).reshape(shape)
     values = sample_grid(image, max_samples=max_samples)

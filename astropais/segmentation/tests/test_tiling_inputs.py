@@ -1,5 +1,8 @@
 """Tiling and input handling (no network needed)."""
 
+import os
+import sys
+
 import astropy.units as u
 import numpy as np
 import pytest
@@ -273,3 +276,79 @@ def test_noise_samples_are_every_nth_usable_pixel(chunk, monkeypatch):
             values = values[::-(-values.size // max_samples)]
         assert estimate_noise(image, footprint,
                               max_samples=max_samples) == mad_std(values)
+
+
+@pytest.mark.parametrize('chunk', [5, 2 ** 20])
+def test_big_endian_images_are_read_not_converted(chunk, monkeypatch):
+    # A big-endian image (FITS) is kept as it is, not copied to native
+    # order; tiles are native; masking is scanned a block of rows at a
+    # time with the same result for any block size.
+    from astropais.segmentation import inputs
+    from astropais.segmentation.tiling import read_tile
+
+    monkeypatch.setattr(inputs, '_SCAN_CHUNK', chunk)
+    rng = np.random.default_rng(2)
+    native = rng.normal(size=(9, 11)).astype(np.float32)
+    big = native.astype('>f4')
+    image = prepare_image(big)
+    assert image.data is big and not image.mask.any()
+    tile = read_tile(image.data, (slice(5, 13), slice(0, 8)))
+    assert tile.dtype == np.dtype('=f4')
+    np.testing.assert_array_equal(tile[:4], native[5:9, :8])
+    big[2, 3] = np.nan
+    big[8, 10] = -np.inf
+    mask = np.zeros(big.shape, bool)
+    mask[2, 3] = True
+    with pytest.warns(AstropyUserWarning, match='^1 NaN or inf'):
+        image = prepare_image(big, mask)
+    assert image.data.dtype == np.dtype('=f4')
+    assert np.flatnonzero(image.mask).tolist() == [2 * 11 + 3, 8 * 11 + 10]
+    expected = native.copy()
+    expected[2, 3] = expected[8, 10] = 0.0
+    np.testing.assert_array_equal(image.data, expected)
+
+
+def test_a_constant_error_is_checked_and_used_without_a_map():
+    data = np.random.default_rng(4).normal(size=(6, 7))
+    error = np.broadcast_to(2.5, data.shape)
+    image = prepare_image(NDData(data, uncertainty=StdDevUncertainty(
+        error, copy=False)))
+    # the broadcast value itself, not a whole-image map
+    assert image.error.strides == (0, 0)
+    assert estimate_noise(image) == 2.5 and not image.mask.any()
+    mask = np.zeros(data.shape, bool)
+    mask[0] = True
+    with pytest.warns(AstropyUserWarning, match='^35 pixel.*uncertainty'):
+        image = prepare_image(NDData(data, uncertainty=StdDevUncertainty(
+            np.broadcast_to(np.nan, data.shape), copy=False)), mask)
+    assert image.mask.all() and np.isnan(estimate_noise(image))
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'),
+                    reason='madvise(MADV_PAGEOUT) is Linux only')
+def test_pages_of_a_memory_mapped_fits_image_are_let_go(tmp_path):
+    from astropy.io import fits
+
+    from astropais.segmentation.inputs import release_pages, scan_rows
+
+    def resident_mib():
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') \
+                / 2 ** 20
+
+    values = np.random.default_rng(0).normal(size=(2048, 2048)).astype(
+        np.float32)
+    fits.PrimaryHDU(values).writeto(tmp_path / 'image.fits')
+    with fits.open(tmp_path / 'image.fits', memmap=True) as hdul:
+        data = hdul[0].data
+    assert not release_pages(values)
+    total = float(np.sum(data, dtype=np.float64))    # 16 MiB read
+    before = resident_mib()
+    if not release_pages(data):
+        pytest.skip('this kernel does not offer MADV_PAGEOUT')
+    assert resident_mib() < before - 12
+    # read again, block by block: the content is unchanged
+    sums = [float(np.sum(data[rows], dtype=np.float64))
+            for rows in scan_rows(data)]
+    assert sum(sums) == pytest.approx(total, rel=1e-12)
+    assert resident_mib() < before - 8
