@@ -142,6 +142,10 @@ class SceneParameters:
     max_group_size : int
         Largest group (2 gives pairs only); group sizes ``k`` are drawn
         with probability proportional to ``2 ** -(k - 2)``.
+    cluster : `~astropais.simulation.cluster.ClusterParameters` or None
+        A star cluster added on top of the other sources (None: none), its
+        members point sources drawn with the scene's PSF (see
+        `~astropais.simulation.cluster.draw_cluster_catalog`).
     """
 
     name: str = 'custom'
@@ -185,6 +189,7 @@ class SceneParameters:
     pair_separation: tuple = (0.5, 3.0)
     pair_separation_distribution: str = 'uniform'
     max_group_size: int = 3
+    cluster: object = None
 
     def __post_init__(self):
         self.validate()
@@ -237,6 +242,13 @@ class SceneParameters:
             value = getattr(self, f.name)
             if f.name == 'psf' and self.is_image_psf:
                 value = f'image{tuple(np.shape(value))}'
+            elif f.name == 'cluster':
+                if value is None:
+                    # Absent when None: descriptions (and dataset
+                    # manifests) written before clusters existed stay
+                    # the same.
+                    continue
+                value = value.to_dict()
             elif isinstance(value, tuple):
                 value = list(value)
             elif isinstance(value, dict):
@@ -386,6 +398,11 @@ class SceneParameters:
                 or not 2 <= self.max_group_size <= 10):
             raise ValueError(f'max_group_size must be an integer in 2..10, '
                              f'got {self.max_group_size!r}')
+        if self.cluster is not None:
+            from .cluster import ClusterParameters
+            if not isinstance(self.cluster, ClusterParameters):
+                raise ValueError(f'cluster must be None or a '
+                                 f'ClusterParameters, got {self.cluster!r}')
 
 
 #: The named presets.

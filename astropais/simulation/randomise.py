@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .catalog import sample_loguniform
+from .cluster import ClusterDistribution
 from .presets import SceneParameters
 
 __all__ = ['SceneDistribution', 'DISTRIBUTIONS', 'get_distribution']
@@ -52,6 +53,8 @@ class SceneDistribution:
         Fraction of crops with a saturation level.
     masked_core_probability : float
         Probability that a saturated core is masked.
+    clusters : `~astropais.simulation.cluster.ClusterDistribution` or None
+        How often a crop holds a star cluster, and which (None: never).
 
     Examples
     --------
@@ -60,6 +63,10 @@ class SceneDistribution:
     >>> params = get_distribution('mixed').draw(np.random.default_rng(3))
     >>> params.name
     'mixed'
+    >>> crowded = get_distribution('crowded')
+    >>> sum(crowded.draw(np.random.default_rng(s)).cluster is not None
+    ...     for s in range(20)) > 5
+    True
     """
 
     name: str = 'mixed'
@@ -75,6 +82,7 @@ class SceneDistribution:
     bright_stars: float = 0.5
     saturation_probability: float = 0.5
     masked_core_probability: float = 0.3
+    clusters: object = None
 
     #: Pixel scale of every drawn scene (arcsec).
     pixel_scale = 0.1
@@ -91,19 +99,24 @@ class SceneDistribution:
         Returns
         -------
         description : dict
-            Every field, with ``kind: 'distribution'``.
+            Every field, with ``kind: 'distribution'`` (``clusters`` only
+            when set, so that descriptions and dataset manifests written
+            before clusters existed stay the same).
         """
-        return dict(kind='distribution', name=self.name,
-                    psf_families=dict(self.psf_families),
-                    psf_fwhm_pixels=list(self.psf_fwhm_pixels),
-                    noise_kernels=dict(self.noise_kernels),
-                    density=list(self.density),
-                    size_median_pixels=list(self.size_median_pixels),
-                    large_galaxies=self.large_galaxies,
-                    bright_stars=self.bright_stars,
-                    saturation_probability=self.saturation_probability,
-                    masked_core_probability=self.masked_core_probability,
-                    pixel_scale=self.pixel_scale)
+        out = dict(kind='distribution', name=self.name,
+                   psf_families=dict(self.psf_families),
+                   psf_fwhm_pixels=list(self.psf_fwhm_pixels),
+                   noise_kernels=dict(self.noise_kernels),
+                   density=list(self.density),
+                   size_median_pixels=list(self.size_median_pixels),
+                   large_galaxies=self.large_galaxies,
+                   bright_stars=self.bright_stars,
+                   saturation_probability=self.saturation_probability,
+                   masked_core_probability=self.masked_core_probability,
+                   pixel_scale=self.pixel_scale)
+        if self.clusters is not None:
+            out['clusters'] = self.clusters.to_dict()
+        return out
 
     def draw(self, rng):
         """
@@ -132,7 +145,7 @@ class SceneDistribution:
                        'cosmos': 0.0}[kernel]
         depth = rng.uniform(26.0, 28.0)
         saturated = rng.random() < self.saturation_probability
-        return SceneParameters(
+        params = SceneParameters(
             name=self.name, pixel_scale=scale, psf=family,
             psf_fwhm=fwhm * scale, psf_beta=rng.uniform(2.5, 5.0),
             psf_obscuration=rng.uniform(0.0, 0.45),
@@ -162,10 +175,21 @@ class SceneDistribution:
             saturation_snr=(_loguniform(rng, 300.0, 3e4) if saturated
                             else None),
             masked_core_probability=self.masked_core_probability)
+        if self.clusters is None:
+            return params
+        # Drawn last, so that the rest of a crop's parameters is drawn as
+        # without clusters.
+        return params.replace(cluster=self.clusters.draw(rng, depth, fwhm))
 
 
-#: The named distributions.
-DISTRIBUTIONS = {'mixed': SceneDistribution()}
+#: The named distributions: ``'mixed'``, and ``'crowded'``, the same with
+#: a star cluster (globular- or open-cluster-like) in 60 per cent of the
+#: crops.
+DISTRIBUTIONS = {
+    'mixed': SceneDistribution(),
+    'crowded': SceneDistribution(name='crowded',
+                                 clusters=ClusterDistribution(probability=0.6)),
+}
 
 
 def get_distribution(name):
@@ -175,7 +199,7 @@ def get_distribution(name):
     Parameters
     ----------
     name : str or `SceneDistribution`
-        ``'mixed'`` or a distribution.
+        ``'mixed'``, ``'crowded'`` or a distribution.
 
     Returns
     -------

@@ -13,6 +13,7 @@ from ..pcr.sparse import SourceImages
 from .bright import (LARGE_KIND, bright_star_radius, draw_bright_catalog,
                      large_galaxy_profile, saturate)
 from .catalog import draw_catalog
+from .cluster import draw_cluster_catalog, draw_members
 from .noise import noise_sigma_from_depth, scene_noise
 from .presets import SceneParameters, get_preset
 from .profiles import source_profile, stamp_radius
@@ -326,16 +327,24 @@ def make_scene(preset='hst', shape=(256, 256), seed=0, **overrides):
                                     bright_rng)
         cols = {key: np.concatenate([cols[key], extra[key]])
                 for key in cols}
+    n_field = len(cols['x'])
+    if params.cluster is not None:
+        # A fifth stream: scenes without a cluster stay the same bit for bit.
+        members = draw_cluster_catalog(
+            params.cluster, shape, params.zero_point, np.random.default_rng(
+                np.random.SeedSequence(seed).spawn(5)[4]))
+        cols = {key: np.concatenate([cols[key], members[key]])
+                for key in cols}
     n_sources = len(cols['x'])
     kernel = compact_psf(psf_profile, params, fwhm)
     shape_rng = np.random.default_rng(shape_ss)
-    galsim_seeds = shape_rng.integers(1, 2 ** 31 - 1, size=n_sources)
+    galsim_seeds = shape_rng.integers(1, 2 ** 31 - 1, size=n_field)
     method = 'no_pixel' if params.is_image_psf else 'auto'
     scale = params.pixel_scale
 
     cutouts, origins = [], []
     # A loop over sources: GalSim draws one profile into one stamp at a time.
-    for i in range(n_sources):
+    for i in range(n_field):
         x, y, kind = cols['x'][i], cols['y'][i], cols['kind'][i]
         if kind == 'star':
             profile, extent = psf_profile.withFlux(cols['flux'][i]), 0.0
@@ -360,6 +369,13 @@ def make_scene(preset='hst', shape=(256, 256), seed=0, **overrides):
                                     clip_to=shape if i >= n_regular else None)
         cutouts.append(cutout)
         origins.append(origin)
+    if n_sources > n_field:
+        members = {key: cols[key][n_field:] for key in ('x', 'y', 'flux')}
+        more, at = draw_members(members, psf_profile, kernel,
+                                psf_image.max() / max(sigma, 1e-30), fwhm,
+                                scale, method, shape)
+        cutouts += more
+        origins += at
 
     noise_rng = np.random.default_rng(noise_ss)
     saturation = mask = None
