@@ -17,6 +17,14 @@ Writes to ``--out``:
   separation, recall against S/N, flux error against blendedness);
 * ``recall_vs_separation.png`` and ``flux_error_vs_blendedness.png``.
 
+With a multi-band preset (``--preset grizy`` or ``hst_multi``, see
+`astropais.simulation.MULTIBAND_PRESETS`) photutils and SEP detect on the
+S/N-weighted sum of the bands and measure every band on that one
+segmentation, scarlet2 fits all bands at once, astropais needs a
+``--model`` of those bands; the summary then lists F1, each band's
+median flux error and the colour errors on the blended sources every
+detecting method matched (see ``peers/multiband.py``).
+
 A peer that is not installed (or, for astropais, not built yet) is
 reported as skipped; no row is ever invented for it.
 """
@@ -41,7 +49,7 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from peers import astropais_peer, pcr_oracle, photutils_peer, scarlet2_peer, sep_peer  # noqa: E402
+from peers import astropais_peer, multiband, pcr_oracle, photutils_peer, scarlet2_peer, sep_peer  # noqa: E402
 from peers.base import Unavailable  # noqa: E402
 
 # Modules whose versions a run records.
@@ -61,6 +69,21 @@ METHOD_NOTES = {
     'pcr_oracle': 'truth -> PCR encode -> decode (peaks from heatmap) on '
                   'the photutils footprint',
     'astropais': 'PAISDeblender; kron = WeightedSourceCatalog.kron_flux',
+}
+#: The notes of the multi-band mode (``--preset grizy``, ``hst_multi``).
+MULTIBAND_NOTES = {
+    'photutils': 'SourceFinder(deblend=True) on the smoothed S/N-weighted '
+                 'sum of the bands; each band: segment sum',
+    'sep': 'sep.extract(deblend) on the smoothed S/N-weighted sum; each '
+           'band: segmentation sum',
+    'scarlet2_true': 'scarlet2, all bands at once, at the true positions '
+                     '(upper bound); each band: flux re-distributed by '
+                     "that band's models",
+    'scarlet2_photutils': 'scarlet2, all bands at once, at photutils '
+                          "positions; each band: flux re-distributed by that "
+                          "band's models",
+    'astropais': 'PAISDeblender on the bands, detecting on the smoothed '
+                 "S/N-weighted sum; each band: its own fractions",
 }
 # Bins: separation to the nearest true neighbour in PSF FWHM, S/N, and
 # blendedness.
@@ -98,7 +121,13 @@ class MethodRecord:
 def build_parser():
     """The command-line options."""
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--preset', default='hst', help='simulation preset')
+    p.add_argument('--preset', default='hst',
+                   help='simulation preset; a multi-band one (grizy, '
+                        'hst_multi) runs the multi-band mode')
+    p.add_argument('--colour', default=None, metavar='A-B',
+                   help='multi-band mode: the headline colour, e.g. g-i '
+                        '(default: first band minus third); the colours of '
+                        'consecutive bands are listed too')
     p.add_argument('--fields', type=int, default=20, help='number of fields')
     p.add_argument('--size', type=int, default=256, help='field side, pixels')
     p.add_argument('--density', type=float, default=None,
@@ -172,6 +201,37 @@ def _log(args, message):
         print(message, file=sys.stderr, flush=True)
 
 
+def bands_of(args):
+    """The band names of a multi-band ``--preset``, or None."""
+    from astropais.simulation.bands import MULTIBAND_PRESETS
+
+    preset = MULTIBAND_PRESETS.get(args.preset)
+    return None if preset is None else tuple(preset.band_names)
+
+
+def colour_pairs(bands, headline=None):
+    """
+    The colours the multi-band summary lists: ``headline`` (``'a-b'``;
+    default first band minus third, or minus the last with fewer bands)
+    first, then those of consecutive bands.
+
+    Returns
+    -------
+    pairs : list of tuple of int
+        Band index pairs ``(a, b)`` for the colour ``a - b``.
+    """
+    if headline is None:
+        pairs = [(0, min(2, len(bands) - 1))]
+    else:
+        names = headline.split('-')
+        if len(names) != 2 or not set(names) <= set(bands):
+            raise ValueError(f'--colour must be A-B with bands of '
+                             f'{bands}, got {headline!r}')
+        pairs = [(bands.index(names[0]), bands.index(names[1]))]
+    pairs += [(k, k + 1) for k in range(len(bands) - 1)]
+    return list(dict.fromkeys(pair for pair in pairs if pair[0] != pair[1]))
+
+
 def make_field(args, index):
     """The seeded simulated field ``index``."""
     from astropais.simulation import make_scene
@@ -199,6 +259,16 @@ def check_peers(args, methods):
               'pcr_oracle': pcr_oracle.available,
               'astropais': lambda: astropais_peer.available(
                   args.n_pixels, model=args.model)}
+    bands = bands_of(args)
+    if bands is not None:
+        def astropais_bands():
+            deblender = astropais_peer.available(args.n_pixels,
+                                                 model=args.model)
+            multiband.check_astropais_bands(deblender, bands)
+            return deblender
+
+        checks['astropais'] = astropais_bands
+        checks['pcr_oracle'] = _single_band_only
     for name in methods:
         if args.skip_scarlet2 and name.startswith('scarlet2'):
             skipped[name] = 'skipped by --skip-scarlet2'
@@ -216,8 +286,41 @@ def check_peers(args, methods):
     return ready, skipped
 
 
+def _single_band_only():
+    raise Unavailable('single-band only (the truth PCR oracle)')
+
+
+def run_method_bands(name, ready, scene, photutils_result, args, kernel):
+    """Run one method on one multi-band field; its `PeerResult` carries
+    ``band_fluxes``."""
+    image, sigma = scene.image, np.asarray(scene.noise_sigma, dtype=float)
+    if name == 'photutils':
+        return multiband.run_photutils_bands(image, sigma, kernel,
+                                             n_pixels=args.n_pixels,
+                                             n_sigma=args.n_sigma)
+    if name == 'sep':
+        return multiband.run_sep_bands(image, sigma, kernel,
+                                       n_pixels=args.n_pixels,
+                                       n_sigma=args.n_sigma)
+    if name in ('scarlet2_true', 'scarlet2_photutils'):
+        positions = (scene.centres if name == 'scarlet2_true'
+                     else photutils_result.positions)
+        return multiband.run_scarlet2_bands(
+            image, sigma, scene.psf, positions,
+            photutils_result.info['footprint'], max_iter=args.scarlet2_iter,
+            morphology=args.scarlet2_morphology)
+    if name == 'astropais':
+        return multiband.run_astropais_bands(ready['astropais'], image, sigma,
+                                             tuple(scene.bands), kernel,
+                                             n_sigma=args.n_sigma)
+    raise ValueError(f'method {name!r} has no multi-band mode')
+
+
 def run_method(name, ready, scene, photutils_result, args, kernel):
     """Run one method on one field; return its `PeerResult`."""
+    if getattr(scene, 'bands', None):
+        return run_method_bands(name, ready, scene, photutils_result, args,
+                                kernel)
     image, sigma = scene.image, float(scene.noise_sigma)
     fwhm = float(scene.psf_fwhm_pixels)
     if name == 'photutils':
@@ -265,6 +368,8 @@ def score_result(scene, result, photutils_result, args):
     """
     from astropais.metrics import flux_errors, footprint_fluxes, score_field
 
+    if getattr(scene, 'bands', None):
+        return score_result_bands(scene, result, args)
     fwhm = float(scene.psf_fwhm_pixels)
     scores = score_field(
         scene.sources, scene.centres, result.positions,
@@ -278,6 +383,50 @@ def score_result(scene, result, photutils_result, args):
     for key in ('flux_error', 'reconstruction_error', 'deblend_error'):
         scores.true[key + '_all'] = scores.true[key].copy()
         scores.true[key][faint] = np.nan
+    return scores
+
+
+def score_result_bands(scene, result, args):
+    """
+    Score one method's result on one multi-band field.
+
+    Detections are matched within ``args.match_radius`` times the
+    detection image's FWHM (`peers.multiband.detection_fwhm`); the S/N is
+    the bands' combined matched-filter S/N and the blendedness that of
+    the band-summed light (its footprint: above the noise of the band
+    sum).  Per band ``<b>``, ``flux_error_<b>`` is the relative error
+    against the true flux in the image; per colour ``<a>-<b>``,
+    ``colour_error_<a>-<b>`` is ``|delta(a - b)|`` in magnitudes; both NaN
+    below `MEASURABLE_SNR`.  ``flux_error`` is the reference band's (for
+    the flux-error curve).
+
+    Returns
+    -------
+    scores : `astropais.metrics.FieldScores`
+    """
+    from astropais.metrics import colour_errors, flux_errors, score_field
+
+    sigma = np.asarray(scene.noise_sigma, dtype=float)
+    scores = score_field(
+        scene.sources, scene.centres, result.positions, noise_sigma=sigma,
+        max_separation=args.match_radius * multiband.detection_fwhm(scene),
+        footprint_threshold=float(np.sqrt(np.sum(sigma ** 2))))
+    true = scene.sources.fluxes()
+    faint = _faint(scores)
+    bands = tuple(scene.bands)
+    # Loops over the bands and colours (few): one score each.
+    for k, name in enumerate(bands):
+        errors = flux_errors(true[:, k], result.band_fluxes[:, k],
+                             scores.match)
+        errors[faint] = np.nan
+        scores.true[f'flux_error_{name}'] = errors
+    for a, b in colour_pairs(bands, args.colour):
+        errors = colour_errors(true[:, [a, b]], result.band_fluxes[:, [a, b]],
+                               scores.match)
+        errors[faint] = np.nan
+        scores.true[f'colour_error_{bands[a]}-{bands[b]}'] = errors
+    reference = scene.parameters.reference_band
+    scores.true['flux_error'] = scores.true[f'flux_error_{reference}'].copy()
     return scores
 
 
@@ -400,6 +549,9 @@ def run_benchmark(args):
     if args.timing_repeats < 1 or not args.timing_budget >= 0:
         raise ValueError('need --timing-repeats >= 1 and --timing-budget '
                          '>= 0')
+    bands = bands_of(args)
+    if bands is not None:
+        colour_pairs(bands, args.colour)  # a bad --colour fails here
     ready, skipped = check_peers(args, methods)
     for name, why in skipped.items():
         _log(args, f'[skip] {name}: {why}')
@@ -408,9 +560,9 @@ def run_benchmark(args):
     n_scarlet2_fits = 0
     for index in range(args.fields):
         scene = make_field(args, index)
-        fwhm = float(scene.psf_fwhm_pixels)
+        fwhm = multiband.detection_fwhm(scene)
         kernel = photutils_peer.detection_kernel(fwhm)
-        mpix = scene.image.size / 1e6
+        mpix = int(np.prod(scene.image.shape[-2:])) / 1e6
         _log(args, f'field {index + 1}/{args.fields} (seed {args.seed + index}'
              f', {len(scene.sources)} sources)')
         photutils_result, photutils_seconds = None, (0.0, 0.0)
@@ -518,6 +670,11 @@ def run_benchmark(args):
         'cpu_count': os.cpu_count(), 'versions': package_versions(_VERSIONED),
         'date': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
     }
+    bands = bands_of(args)
+    if bands is not None:
+        meta['bands'] = list(bands)
+        meta['colours'] = [f'{bands[a]}-{bands[b]}'
+                           for a, b in colour_pairs(bands, args.colour)]
     return records, skipped, meta
 
 
@@ -545,6 +702,8 @@ def summary_table(records, meta):
 
     from astropais.metrics import summarise_scores
 
+    if meta.get('bands'):
+        return multiband_summary_table(records, meta)
     rows = []
     common = _common_detected(records)
     base = records.get('photutils')
@@ -658,6 +817,97 @@ def summary_table(records, meta):
                         'call on the second field (all allocations, '
                         'JAX/TensorFlow included); memory=tracemalloc: '
                         'Python + numpy allocations only, first field',
+    }
+    return table
+
+
+def multiband_summary_table(records, meta):
+    """
+    One row per method of a multi-band run (`summary_table` of the
+    multi-band mode).
+
+    Parameters
+    ----------
+    records : dict
+        From `run_benchmark`.
+    meta : dict
+        Run description with ``bands`` and ``colours``.
+
+    Returns
+    -------
+    table : `~astropy.table.Table`
+        Detection scores, per band ``flux_err_<b>`` and per colour
+        ``colour_err_<a>-<b>`` (medians over the blended, S/N >= 10 true
+        sources every detecting method matched, with their counts), time
+        and memory.
+    """
+    from astropy.table import Table
+
+    from astropais.metrics import summarise_scores
+
+    common = _common_detected(records)
+    base = records.get('photutils')
+    base_rate = _per_mpix(base.seconds, base) if base else np.nan
+    base_first = _per_mpix(base.first_call_seconds, base) if base else np.nan
+    rows = []
+    for name, rec in records.items():
+        rec.summary = summarise_scores(rec.scores,
+                                       separation_bins=SEPARATION_BINS_FWHM,
+                                       snr_bins=SNR_BINS,
+                                       blendedness_bins=BLENDEDNESS_BINS)
+        rec.summary.update(_bright_recall_by_separation(rec))
+
+        def pooled(key):
+            return np.concatenate([s.true[key] for s in rec.scores])
+
+        blended = pooled('blendedness') >= BLENDED
+        chosen = blended & (common if common is not None
+                            else np.zeros_like(blended))
+        row = {'method': name, 'n_fields': len(rec.scores),
+               'n_true': rec.summary['n_true'],
+               'n_detected': rec.summary['n_detected'],
+               'n_matched': rec.summary['n_matched'],
+               'precision': rec.summary['precision'],
+               'recall': rec.summary['recall'], 'f1': rec.summary['f1'],
+               'n_blended_common': int(np.sum(
+                   chosen & (pooled('snr') >= MEASURABLE_SNR)))}
+        for band in meta['bands']:
+            row[f'flux_err_{band}'] = _nanmedian(
+                pooled(f'flux_error_{band}')[chosen])
+        for colour in meta['colours']:
+            errors = pooled(f'colour_error_{colour}')[chosen]
+            row[f'colour_err_{colour}'] = _nanmedian(errors)
+            row[f'n_colour_{colour}'] = int(np.sum(np.isfinite(errors)))
+        rate = _per_mpix(rec.seconds, rec)
+        row.update({
+            'seconds': rec.seconds, 's_per_mpix': rate,
+            'time_ratio_photutils': rate / base_rate,
+            'first_call_time_ratio_photutils': (
+                _per_mpix(rec.first_call_seconds, rec) / base_first),
+            'peak_mem_mib': rec.peak_bytes / 2 ** 20,
+            'note': MULTIBAND_NOTES[name]})
+        rows.append(row)
+    names = list(rows[0]) if rows else ['method']
+    table = Table(rows=rows, names=names) if rows else Table(names=names,
+                                                             dtype=[str])
+    table.meta.update(meta)
+    table.meta['columns'] = {
+        'flux_err_<band>': 'median |F - F_true| / F_true in that band '
+                           '(F_true: the true flux in the image) over the '
+                           'blended (blendedness of the band sum >= 0.1), '
+                           'S/N >= 10 true sources that every detecting '
+                           f'method (all but {", ".join(TRUTH_POSITIONED)}) '
+                           'matched (n_blended_common of them)',
+        'colour_err_<a>-<b>': 'median |delta(a - b)| in magnitudes, '
+                              'a - b = -2.5 log10(F_a / F_b), over the same '
+                              'sources where both fluxes are positive '
+                              '(n_colour_<a>-<b> of them)',
+        's_per_mpix': 'wall seconds per megapixel of one field (all its '
+                      'bands; includes photutils for the methods that use '
+                      'its footprint or positions); the median of up to '
+                      'timing_repeats calls per field',
+        'peak_mem_mib': 'growth of the peak RSS during the call on the '
+                        'second field (memory=rss)',
     }
     return table
 

@@ -37,6 +37,8 @@ class PeerResult:
         detection for scarlet2 at photutils positions), added to its time.
     info : dict
         Free-form notes (e.g. scarlet2 fallback initialisations).
+    band_fluxes : `~numpy.ndarray`, shape (M, b), optional
+        On a multi-band field: the flux of each detection in every band.
     """
 
     positions: np.ndarray
@@ -46,3 +48,4 @@ class PeerResult:
     total_fluxes: object = None
     extra_seconds: float = 0.0
     info: dict = field(default_factory=dict)
+    band_fluxes: np.ndarray = None

@@ -8,9 +8,10 @@ from astropy.wcs import WCS
 
 from astropais.cli.main import main
 from astropais.io import read_weighted_segmentation
+from astropais.segmentation.tests.helpers import untrained_band_model
 
 pytest.importorskip('galsim')
-model = pytest.importorskip('astropais.model')
+pytest.importorskip('astropais.model')
 
 BANDS = ('g', 'r', 'i', 'z', 'y')
 SKY = (10.0, 20.0, 30.0, 40.0, 50.0)
@@ -18,14 +19,9 @@ SKY = (10.0, 20.0, 30.0, 40.0, 50.0)
 
 @pytest.fixture(scope='module')
 def model_path(tmp_path_factory):
-    """An untrained depth-2 grizy network: the plumbing only (nothing
-    here scores its deblending)."""
-    path = tmp_path_factory.mktemp('grizy') / 'grizy.keras'
-    model.save_model(model.build_network(n_bands=5, n=3, depth=2,
-                                         base_filters=4),
-                     path, n=3, sigma=2.0, vector_scale=16.0, tile_size=32,
-                     bands=list(BANDS))
-    return str(path)
+    """An untrained grizy network: the plumbing only."""
+    return untrained_band_model(
+        tmp_path_factory.mktemp('grizy') / 'grizy.keras', BANDS)
 
 
 @pytest.fixture(scope='module')

@@ -6,7 +6,7 @@ import pytest
 from astropais.pcr import PixelAttribution, SourceImages
 from astropais.metrics import (
     attribution_from_label_map, attribution_from_source_images, bin_index, binned_detection_scores,
-    binned_median, blendedness, detection_scores, flux_errors,
+    binned_median, blendedness, colour_errors, detection_scores, flux_errors,
     fraction_errors, match_sources, nearest_neighbour_separation,
     reconstruction_errors, score_field, signal_to_noise, summarise_scores,
     values_at_detections)
@@ -104,6 +104,24 @@ def test_flux_errors_swapped():
     assert err[0] == pytest.approx(0.1) and np.isnan(err[1])
     with pytest.raises(ValueError, match='measured_fluxes'):
         flux_errors(true_flux, [1.0, 2.0, 3.0], match_sources(pos, pos, 1))
+
+
+def test_colour_errors():
+    # Source 1 measured with the right colour at twice the flux; source 2
+    # with g 10 % high and i right; source 3 missed.
+    true = np.array([[100.0, 50.0], [40.0, 80.0], [10.0, 10.0]])
+    pos = np.array([[0.0, 0.0], [10.0, 0.0], [20.0, 0.0]])
+    m = match_sources(pos, pos[:2], 1.0)
+    err = colour_errors(true, [[200.0, 100.0], [44.0, 80.0]], m)
+    assert err[0] == pytest.approx(0, abs=1e-12)
+    assert err[1] == pytest.approx(2.5 * np.log10(1.1))
+    assert np.isnan(err[2])
+    # No colour where a flux is not positive.
+    assert np.isnan(colour_errors(true, [[-1.0, 100.0], [44.0, 80.0]],
+                                  m)[0])
+    with pytest.raises(ValueError, match=r'measured_fluxes must have shape '
+                                         r'\(2, 2\)'):
+        colour_errors(true, [[1.0, 2.0]], m)
 
 
 def test_truth_properties():

@@ -14,6 +14,31 @@ __all__ = ['gaussian_scene', 'truth_attribution', 'tiny_model_file']
 
 
 @functools.lru_cache(maxsize=None)
+def untrained_band_model(path, bands=('g', 'r', 'i', 'z', 'y')):
+    """
+    Save an untrained depth-2 network of several named bands (the
+    multi-band plumbing only: nothing may score its deblending).
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.keras`` file to write (its sidecar beside it).
+    bands : sequence of str, optional
+        The band names.
+
+    Returns
+    -------
+    path : str
+    """
+    from astropais import model
+
+    model.save_model(model.build_network(n_bands=len(bands), n=3, depth=2,
+                                         base_filters=4),
+                     path, n=3, sigma=2.0, vector_scale=16.0, tile_size=32,
+                     bands=list(bands))
+    return str(path)
+
+
 def tiny_model_file():
     """
     Train a tiny PCR network once per process: a few steps of
