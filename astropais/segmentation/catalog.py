@@ -222,7 +222,9 @@ class WeightedSourceCatalog(SourceCatalog):
                              'WeightedSourceCatalog for a segmentation with '
                              'partial fractions')
         self._slices = list(segmentation_image.fraction_slices)
-        self._total_fraction = segmentation_image.total_fraction
+        # The summed fractions on the footprint pixels only, read window
+        # by window: no whole-image float64 map (8 bytes a pixel).
+        self._total_fraction = _FootprintValues(attribution)
         # Box of each source's fractions, to place them in any window.
         self._fraction_box = {
             int(label): (cutout, slc) for label, cutout, slc in
@@ -288,7 +290,8 @@ class WeightedSourceCatalog(SourceCatalog):
         each pixel, 1 off the footprint) and the pixels wholly attributed
         to other sources.
         """
-        keep = 1.0 - self._total_fraction[slc]
+        total = self._total_fraction[slc]
+        keep = 1.0 - total
         own = np.zeros(keep.shape)
         fractions, box = self._fraction_box[int(label)]
         # Overlap of the source's fraction box with the window.
@@ -301,7 +304,7 @@ class WeightedSourceCatalog(SourceCatalog):
                 x0 - slc[1].start:x1 - slc[1].start] = \
                 fractions[y0 - box[0].start:y1 - box[0].start,
                           x0 - box[1].start:x1 - box[1].start]
-        foreign = (self._total_fraction[slc] > 0) & (own <= 0)
+        foreign = (total > 0) & (own <= 0)
         return keep + own, foreign
 
     def _make_aperture_data(self, label, x_centroid, y_centroid,
@@ -550,6 +553,35 @@ class _PackedCatalog(SourceCatalog):
         if fraction != 0.5 or self._half_light is None:
             raise NotImplementedError('only flux_radius(0.5) is given')
         return self._half_light
+
+
+class _FootprintValues:
+    """
+    The summed fractions of an attribution (its ``total_fraction``, 0 off
+    the footprint), kept on the footprint pixels (``O(footprint)``) and
+    read as dense windows: ``values[slc]`` for in-image slices of step 1
+    equals ``segmentation.total_fraction[slc]``.
+    """
+
+    def __init__(self, attribution):
+        # (an attribution's pixels are strictly increasing flat indices)
+        self.pixels = attribution.pixels
+        self.totals = np.where(attribution.labels > 0, attribution.weights,
+                               0.0).sum(axis=1)
+        self.shape = tuple(attribution.shape)
+
+    def __getitem__(self, slc):
+        (y0, y1, _), (x0, x1, _) = (part.indices(n) for part, n in
+                                    zip(slc, self.shape))
+        width = self.shape[1]
+        # The footprint pixels of rows y0..y1 are one run of the sorted
+        # flat indices.
+        lo, hi = np.searchsorted(self.pixels, [y0 * width, y1 * width])
+        yy, xx = np.divmod(self.pixels[lo:hi], width)
+        inside = (xx >= x0) & (xx < x1)
+        window = np.zeros((max(y1 - y0, 0), max(x1 - x0, 0)))
+        window[yy[inside] - y0, xx[inside] - x0] = self.totals[lo:hi][inside]
+        return window
 
 
 class _LabelArray:

@@ -450,3 +450,29 @@ def test_aperture_quantities_do_not_depend_on_batches(scene, monkeypatch):
                           values(many.flux_radius(0.5)),
                           np.asarray(many.centroid_win)), expected):
         np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_footprint_totals_read_as_windows_equal_total_fraction():
+    # The catalog reads the summed fractions window by window from the
+    # footprint pixels (no whole-image map): the same values.
+    from astropais.pcr.sparse import PixelAttribution
+    from astropais.segmentation.catalog import _FootprintValues
+
+    rng = np.random.default_rng(0)
+    shape = (50, 70)
+    pixels = np.sort(rng.choice(shape[0] * shape[1], 900, replace=False))
+    attribution = PixelAttribution(shape, pixels,
+                                   rng.integers(0, 6, (900, 3)),
+                                   rng.random((900, 3)),
+                                   rng.random((5, 2)) * 40)
+    segm = WeightedSegmentationImage(attribution)
+    totals = _FootprintValues(segm.attribution)
+    assert totals.pixels.size == 900
+    # A loop over random windows, empty and whole ones included.
+    for y0, y1, x0, x1 in [(0, 50, 0, 70), (3, 3, 0, 70), (49, 50, 69, 70)] \
+            + [tuple(np.sort(rng.integers(0, 51, 2)).tolist()
+                     + np.sort(rng.integers(0, 71, 2)).tolist())
+               for _ in range(100)]:
+        window = (slice(y0, y1), slice(x0, x1))
+        np.testing.assert_array_equal(totals[window],
+                                      segm.total_fraction[window])
