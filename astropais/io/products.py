@@ -9,7 +9,12 @@ import numpy as np
 
 from .files import write_weighted_segmentation
 
-__all__ = ['write_products', 'plot_overview']
+__all__ = ['OVERVIEW_SIDE', 'write_products', 'plot_overview']
+
+
+#: The most pixels along a side drawn by `plot_overview`: larger images
+#: are drawn from every ``k``-th pixel (the PNG has ~500 pixels a panel).
+OVERVIEW_SIDE = 2048
 
 
 def plot_overview(data, segmentation, catalog=None, *, figure=None):
@@ -31,7 +36,11 @@ def plot_overview(data, segmentation, catalog=None, *, figure=None):
     -------
     figure : `matplotlib.figure.Figure`
         The figure, with the image (asinh stretch) on the left and the
-        label map, coloured with ``segmentation.cmap``, on the right.
+        label map, coloured with ``segmentation.cmap``, on the right, in
+        pixel coordinates.  An image with a side longer than
+        `OVERVIEW_SIDE` is drawn from every ``k``-th pixel of every
+        ``k``-th row (the smallest ``k`` that brings both sides within
+        it), so that a large mosaic is never copied whole for drawing.
     """
     from astropy.visualization import AsinhStretch, ImageNormalize, \
         ZScaleInterval
@@ -40,15 +49,25 @@ def plot_overview(data, segmentation, catalog=None, *, figure=None):
     if figure is None:
         figure = Figure(figsize=(10, 5), layout='constrained')
     ax_image, ax_segm = figure.subplots(1, 2, sharex=True, sharey=True)
-    finite = np.where(np.isfinite(data), data, 0.0)
+    step = -(-max(np.shape(data)) // OVERVIEW_SIDE)
+    shown = np.asarray(data[::step, ::step])
+    finite = np.where(np.isfinite(shown), shown, 0.0)
+    labels = np.asarray(segmentation.data[::step, ::step])
+    ny, nx = np.shape(data)
+    # Each drawn pixel stands for a step x step block.
+    extent = (-0.5, labels.shape[1] * step - 0.5,
+              -0.5, labels.shape[0] * step - 0.5)
     norm = ImageNormalize(finite, interval=ZScaleInterval(),
                           stretch=AsinhStretch())
     ax_image.imshow(finite, origin='lower', cmap='Greys_r', norm=norm,
-                    interpolation='nearest')
+                    interpolation='nearest', extent=extent)
     ax_image.set_title('Data')
-    ax_segm.imshow(segmentation, origin='lower', cmap=segmentation.cmap,
-                   interpolation='nearest')
+    ax_segm.imshow(labels, origin='lower', cmap=segmentation.cmap,
+                   interpolation='nearest', extent=extent, vmin=0,
+                   vmax=max(int(segmentation.max_label), 1))
     ax_segm.set_title(f'PAIS segmentation ({segmentation.n_labels} sources)')
+    ax_image.set_xlim(-0.5, nx - 0.5)
+    ax_image.set_ylim(-0.5, ny - 0.5)
     if catalog is not None:
         from matplotlib.lines import Line2D
         catalog.plot_kron_apertures(ax=ax_image, color='tab:orange', lw=1)

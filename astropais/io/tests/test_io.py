@@ -171,3 +171,32 @@ def test_round_trip_keeps_dtype_and_deblended_labels(tmp_path, suffix):
     np.testing.assert_array_equal(back.data, data)
     np.testing.assert_array_equal(back.deblended_labels, [1, 2])
     assert back.deblended_label_to_parent == {1: 5, 2: 5}
+
+
+def test_overview_of_a_large_image_is_drawn_from_a_grid(monkeypatch):
+    # Beyond OVERVIEW_SIDE the panels show every k-th pixel, in pixel
+    # coordinates over the whole image; below it, the image itself.
+    from astropais.io import products
+    from astropais.segmentation import WeightedSegmentationImage
+
+    labels = np.zeros((300, 200), dtype=np.int32)
+    labels[10:40, 20:60] = 1
+    labels[200:260, 150:190] = 2
+    data = np.where(labels > 0, 5.0, 0.1).astype(np.float32)
+    data[0, 0] = np.nan
+    segm = WeightedSegmentationImage(labels)
+    figure = products.plot_overview(data, segm)
+    drawn = [ax.get_images()[0].get_array() for ax in figure.axes[:2]]
+    np.testing.assert_array_equal(drawn[1], labels)
+    assert drawn[0][0, 0] == 0 and drawn[0][20, 30] == 5.0
+    monkeypatch.setattr(products, 'OVERVIEW_SIDE', 64)
+    figure = products.plot_overview(data, segm)
+    image_ax, segm_ax = figure.axes[:2]
+    shown = segm_ax.get_images()[0].get_array()
+    # step 5 (300 / 64 rounded up): 60 x 40 pixels
+    np.testing.assert_array_equal(shown, labels[::5, ::5])
+    assert image_ax.get_images()[0].get_array().shape == (60, 40)
+    assert image_ax.get_xlim() == (-0.5, 199.5)
+    assert image_ax.get_ylim() == (-0.5, 299.5)
+    assert segm_ax.get_images()[0].get_extent() == [-0.5, 199.5, -0.5,
+                                                    299.5]
