@@ -395,16 +395,21 @@ def score_result_bands(scene, result, args):
     the bands' combined matched-filter S/N and the blendedness that of
     the band-summed light (its footprint: above the noise of the band
     sum).  Per band ``<b>``, ``flux_error_<b>`` is the relative error
-    against the true flux in the image; per colour ``<a>-<b>``,
-    ``colour_error_<a>-<b>`` is ``|delta(a - b)|`` in magnitudes; both NaN
-    below `MEASURABLE_SNR`.  ``flux_error`` is the reference band's (for
-    the flux-error curve).
+    against the true flux in the image, NaN where the source's S/N in
+    that band (``snr_<b>``) is below `MEASURABLE_SNR`; per colour
+    ``<a>-<b>``, ``colour_error_<a>-<b>`` is ``|delta(a - b)|`` in
+    magnitudes, NaN unless both bands reach `MEASURABLE_SNR` (so that
+    the scores show the split of the light, not the noise of faint
+    bands).  ``flux_error`` is the reference band's (for the flux-error
+    curve).
 
     Returns
     -------
     scores : `astropais.metrics.FieldScores`
     """
-    from astropais.metrics import colour_errors, flux_errors, score_field
+    from astropais.metrics import (colour_errors, flux_errors, score_field,
+                                   signal_to_noise)
+    from astropais.simulation.multiband import band_sources
 
     sigma = np.asarray(scene.noise_sigma, dtype=float)
     scores = score_field(
@@ -412,18 +417,20 @@ def score_result_bands(scene, result, args):
         max_separation=args.match_radius * multiband.detection_fwhm(scene),
         footprint_threshold=float(np.sqrt(np.sum(sigma ** 2))))
     true = scene.sources.fluxes()
-    faint = _faint(scores)
     bands = tuple(scene.bands)
+    faint = np.column_stack([
+        signal_to_noise(band_sources(scene.sources, k), sigma[k])
+        < MEASURABLE_SNR for k in range(len(bands))])
     # Loops over the bands and colours (few): one score each.
     for k, name in enumerate(bands):
         errors = flux_errors(true[:, k], result.band_fluxes[:, k],
                              scores.match)
-        errors[faint] = np.nan
+        errors[faint[:, k]] = np.nan
         scores.true[f'flux_error_{name}'] = errors
     for a, b in colour_pairs(bands, args.colour):
         errors = colour_errors(true[:, [a, b]], result.band_fluxes[:, [a, b]],
                                scores.match)
-        errors[faint] = np.nan
+        errors[faint[:, a] | faint[:, b]] = np.nan
         scores.true[f'colour_error_{bands[a]}-{bands[b]}'] = errors
     reference = scene.parameters.reference_band
     scores.true['flux_error'] = scores.true[f'flux_error_{reference}'].copy()
@@ -872,8 +879,9 @@ def multiband_summary_table(records, meta):
                'n_blended_common': int(np.sum(
                    chosen & (pooled('snr') >= MEASURABLE_SNR)))}
         for band in meta['bands']:
-            row[f'flux_err_{band}'] = _nanmedian(
-                pooled(f'flux_error_{band}')[chosen])
+            errors = pooled(f'flux_error_{band}')[chosen]
+            row[f'flux_err_{band}'] = _nanmedian(errors)
+            row[f'n_flux_{band}'] = int(np.sum(np.isfinite(errors)))
         for colour in meta['colours']:
             errors = pooled(f'colour_error_{colour}')[chosen]
             row[f'colour_err_{colour}'] = _nanmedian(errors)
@@ -892,15 +900,20 @@ def multiband_summary_table(records, meta):
                                                              dtype=[str])
     table.meta.update(meta)
     table.meta['columns'] = {
+        'n_blended_common': 'blended (blendedness of the band sum >= 0.1) '
+                            'true sources of combined S/N >= 10 that every '
+                            'detecting method (all but '
+                            f'{", ".join(TRUTH_POSITIONED)}) matched',
         'flux_err_<band>': 'median |F - F_true| / F_true in that band '
                            '(F_true: the true flux in the image) over the '
-                           'blended (blendedness of the band sum >= 0.1), '
-                           'S/N >= 10 true sources that every detecting '
-                           f'method (all but {", ".join(TRUTH_POSITIONED)}) '
-                           'matched (n_blended_common of them)',
+                           'blended true sources every detecting method '
+                           'matched whose S/N in that band is >= 10 '
+                           '(n_flux_<band> of them)',
         'colour_err_<a>-<b>': 'median |delta(a - b)| in magnitudes, '
-                              'a - b = -2.5 log10(F_a / F_b), over the same '
-                              'sources where both fluxes are positive '
+                              'a - b = -2.5 log10(F_a / F_b), over the '
+                              'blended true sources every detecting method '
+                              'matched with S/N >= 10 in both bands and '
+                              'both measured fluxes positive '
                               '(n_colour_<a>-<b> of them)',
         's_per_mpix': 'wall seconds per megapixel of one field (all its '
                       'bands; includes photutils for the methods that use '

@@ -52,6 +52,7 @@ def test_multiband_summary(tiny_run):
     assert table.meta['colours'] == ['g-i', 'g-r', 'r-i', 'i-z', 'z-y']
     for band in BANDS:
         assert f'flux_err_{band}' in table.colnames
+        assert np.all(table[f'n_flux_{band}'] <= table['n_blended_common'])
     for colour in table.meta['colours']:
         assert f'colour_err_{colour}' in table.colnames
         assert np.all(table[f'n_colour_{colour}']
