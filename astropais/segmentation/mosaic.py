@@ -19,8 +19,9 @@ in-memory one, bit for bit (tested on a two-worker ``LocalCluster``).
 
 Not yet here: the image must still fit in the client's memory (a Dask
 array is computed whole when the image is prepared, and the detection
-map is gathered); decoding per footprint on the workers, a streamed
-catalog and a chunked segmentation are the next steps.
+map is gathered, a row of chunks at a time, into one int32 map);
+decoding per footprint on the workers, a streamed catalog and a chunked
+segmentation are the next steps.
 
 Workers load the network themselves (the shipped model, or a ``.keras``
 file with its sidecar, checksum verified), once per worker process.
@@ -32,6 +33,7 @@ import warnings
 import numpy as np
 
 from .deblender import PAISDeblender
+from .inputs import scan_rows
 from .tiling import needed_tiles, tile_layout
 
 __all__ = ['DaskDeblender', 'detect_footprints']
@@ -50,16 +52,14 @@ def _network(source, precision):
     return _NETWORKS[key]
 
 
-def _first_pixels(block, origin, width, n_labels):
-    """The first (raster-order) flat index of every label in one block
-    (the largest int64 for labels it does not hold)."""
-    first = np.full(n_labels + 1, np.iinfo(np.int64).max, dtype=np.int64)
-    flat = np.flatnonzero(block)
-    if flat.size:
-        labels, at = np.unique(block.ravel()[flat], return_index=True)
-        yy, xx = np.divmod(flat[at], block.shape[1])
-        first[labels] = (yy + origin[0]) * width + xx + origin[1]
-    return first
+def _label_runs(labels, rows, width):
+    """The labels of one block of rows of a label map, each with the
+    flat index of its first (raster-order) pixel and its pixel count
+    (``O(labels in the block)``)."""
+    flat = np.flatnonzero(labels[rows])
+    found, at, counts = np.unique(labels[rows].ravel()[flat],
+                                  return_index=True, return_counts=True)
+    return found, flat[at] + rows.start * width, counts
 
 
 def detect_footprints(data, threshold, n_pixels, *, connectivity=8,
@@ -110,7 +110,6 @@ def detect_footprints(data, threshold, n_pixels, *, connectivity=8,
     >>> detect_footprints(image, 1.0, 4, chunks=4).data[[1, 3], [1, 6]]
     array([1, 2], dtype=int32)
     """
-    import dask
     import dask.array as da
     from dask_image import ndmeasure
     from photutils.segmentation import SegmentationImage
@@ -132,29 +131,51 @@ def detect_footprints(data, threshold, n_pixels, *, connectivity=8,
     labels, n_labels = ndmeasure.label(above, structure)
     labels = (scheduler.persist(labels) if hasattr(scheduler, 'persist')
               else labels.persist(scheduler=scheduler))
-    n_labels = int(dask.compute(n_labels, scheduler=scheduler)[0])
-    none = n_labels == 0
-    if not none:
-        counts = da.bincount(labels.ravel(), minlength=n_labels + 1)
-        starts = [np.cumsum((0,) + c[:-1]) for c in labels.chunks]
-        firsts = [dask.delayed(_first_pixels)(
-            block, (starts[0][i], starts[1][j]), data.shape[1], n_labels)
-            for (i, j), block in np.ndenumerate(labels.to_delayed())]
-        counts, firsts = dask.compute(counts, firsts, scheduler=scheduler)
-        first = np.minimum.reduce(firsts)
-        kept = np.flatnonzero(counts[1:] >= n_pixels) + 1
-        none = kept.size == 0
-    if none:
+    # The global labels gathered a row of chunks at a time into one int32
+    # map (no list of chunks concatenated: one whole-image map at a time
+    # beside the persisted chunks, which are then let go), and numbered
+    # in place as photutils numbers them.
+    segments = _gather(labels, scheduler)
+    del labels
+    found, first, counts = (np.concatenate(parts) for parts in zip(*(
+        _label_runs(segments, rows, segments.shape[1])
+        for rows in scan_rows(segments))))
+    n_labels = int(found.max()) if found.size else 0
+    # Pixels and first pixel of every segment, summed over the blocks.
+    total = np.zeros(n_labels + 1, dtype=np.int64)
+    np.add.at(total, found, counts)
+    start = np.full(n_labels + 1, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(start, found, first)
+    kept = np.flatnonzero(total[1:] >= n_pixels) + 1
+    if kept.size == 0:
         warnings.warn('No sources were found.', NoDetectionsWarning)
         return None
     # photutils' numbers: by the first pixel of each kept segment.
-    kept = kept[np.argsort(first[kept], kind='stable')]
-    relabel = np.zeros(n_labels + 1, dtype=np.int32)
-    relabel[kept] = np.arange(1, kept.size + 1, dtype=np.int32)
-    segments = labels.map_blocks(lambda block: relabel[block],
-                                 dtype=np.int32)
-    return SegmentationImage(np.asarray(
-        dask.compute(segments, scheduler=scheduler)[0]))
+    kept = kept[np.argsort(start[kept], kind='stable')]
+    relabel = np.zeros(n_labels + 1, dtype=segments.dtype)
+    relabel[kept] = np.arange(1, kept.size + 1)
+    for rows in scan_rows(segments):
+        segments[rows] = relabel[segments[rows]]
+    return SegmentationImage(segments)
+
+
+def _gather(array, scheduler):
+    """A 2-D Dask label array as one NumPy array (int32, as photutils'
+    maps, unless the image has 2**31 pixels or more), filled a row of
+    chunks at a time."""
+    import dask
+
+    out = np.empty(array.shape, dtype=np.int32 if array.size < 2 ** 31
+                   else np.int64)
+    blocks = array.to_delayed()
+    edges = [np.cumsum((0,) + chunks) for chunks in array.chunks]
+    # A loop over rows of chunks (few): each is computed and copied in.
+    for i, row in enumerate(blocks):
+        parts = dask.compute(*row, scheduler=scheduler)
+        for j, part in enumerate(parts):
+            out[edges[0][i]:edges[0][i + 1],
+                edges[1][j]:edges[1][j + 1]] = part
+    return out
 
 
 def _run_batch(deblender, window, footprint, noise_sigma, tile_size,

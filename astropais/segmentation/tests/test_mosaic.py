@@ -85,6 +85,7 @@ def test_chunked_detection_is_photutils(connectivity):
                                 mask=args[1], chunks=(60, 90))
         assert want.n_labels > 20
         np.testing.assert_array_equal(got.data, want.data)
+        assert got.data.dtype == want.data.dtype == np.int32
     from photutils.utils.exceptions import NoDetectionsWarning
     with pytest.warns(NoDetectionsWarning, match='No sources'):
         assert detect_footprints(image, 100.0, 4, chunks=(60, 90)) is None
