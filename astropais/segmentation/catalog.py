@@ -457,7 +457,9 @@ class WeightedSourceCatalog(SourceCatalog):
         shape = (y + shelf + _GAP, row_width + _GAP)
         data = np.zeros(shape)
         mask = np.ones(shape, dtype=bool)
-        segm = np.zeros(shape, dtype=np.int64)
+        # (labels and -1 for the neighbours' pixels)
+        segm = np.zeros(shape, dtype=np.int32 if int(np.max(
+            self.labels)) < 2 ** 31 - 1 else np.int64)
         ny, nx = self._data.shape
         # A loop over the windows of a batch: each is copied in place.
         for (cy, cx), index in zip(origins, batch):
