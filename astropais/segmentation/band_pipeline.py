@@ -246,23 +246,20 @@ def deblend_bands(data, *, bands=None, n_sigma=DEFAULT_N_SIGMA, n_pixels=5,
         summed = snr_image(work, noise)
         threshold = float(n_sigma)
     else:
-        given = prepare_image(detection_image, any_mask)
+        given = prepare_image(detection_image)
         if given.data.shape != any_mask.shape:
             raise ValueError(f'the detection image has shape '
                              f'{given.data.shape}, the bands '
                              f'{any_mask.shape}')
+        masked = given.mask | any_mask
         detection_sky = estimate_background(
-            given.data, given.mask, method=background, box_size=box_size,
+            given.data, masked, method=background, box_size=box_size,
             filter_size=filter_size)
-        summed = PreparedImage(given.data - detection_sky.background,
-                               given.mask)
-        summed.data[given.mask] = 0.0
+        summed = PreparedImage(given.data - detection_sky.background, masked)
+        summed.data[masked] = 0.0
         threshold = n_sigma * np.asarray(detection_sky.background_rms)
     detection = (summed.data if kernel is None
                  else _smoothed(summed, kernel))
-
-    def with_unit(value):
-        return value if unit is None else u.Quantity(value, unit)
 
     # The background noise of every band: the network's normalisation.
     nddata = [NDData(band.data, mask=band.mask, unit=unit,
@@ -271,7 +268,9 @@ def deblend_bands(data, *, bands=None, n_sigma=DEFAULT_N_SIGMA, n_pixels=5,
                          band.data.shape)))
               for band, sky in zip(work, skies)]
     segm = deblender(nddata, threshold, detection_image=detection)
-    cube = with_unit(np.stack([band.data for band in work]))
+    cube = np.stack([band.data for band in work])
+    if unit is not None:
+        cube = u.Quantity(cube, unit)
     catalog = None
     if segm is not None:
         catalog = multiband_catalog(
