@@ -185,3 +185,16 @@ def test_crowded_dataset(tmp_path):
     labelled = np.asarray(sample.catalog['labelled'])
     assert stars.sum() > 300 and (stars & labelled).sum() > 50
     assert sample.heatmap.max() > 0.5
+
+
+def test_crowded_crop_is_the_mixed_crop_plus_a_cluster():
+    crowded, mixed = simulate_crop('crowded', 32, 1), simulate_crop(
+        'mixed', 32, 1)
+    n = len(mixed.catalog)
+    assert len(crowded.catalog) > n + 100
+    for name in ('x', 'y', 'flux', 'kind', 'snr'):
+        np.testing.assert_array_equal(crowded.catalog[name][:n],
+                                      mixed.catalog[name])
+    assert set(crowded.catalog['kind'][n:]) == {'star'}
+    for a, b in zip(crowded.sources.cutouts[:n], mixed.sources.cutouts):
+        np.testing.assert_array_equal(a, b)
