@@ -19,6 +19,13 @@ measured:
     Detection + deblending + catalog: photutils' ``SourceFinder`` and
     ``SourceCatalog`` beside `~astropais.segmentation.PAISDeblender` (the
     shipped model) and ``WeightedSourceCatalog``.
+``background``
+    The constant background and noise of the field: astropy's
+    `~astropy.stats.sigma_clipped_stats` on every pixel in float64 (what
+    photutils' users write, and what astropais did before; ``photutils``
+    rows) beside `~astropais.segmentation.estimate_background` (its
+    `~astropais.segmentation.background.sample_grid` of at most 2**22
+    pixels).  ``background`` and ``noise`` are recorded.
 ``construct``
     The time to construct a ``PAISDeblender`` with the shipped model
     (``seconds``: the Keras import and the model load; no network pass),
@@ -152,6 +159,22 @@ def run_point(stage, method, size, density, seed, threshold=3.0,
         # Time to first result: import, construction and the first call.
         record['first_result_seconds'] = time.perf_counter() - start
         record['n_sources'] = 0 if segm is None else int(segm.n_labels)
+    elif stage == 'background':
+        from astropy.stats import sigma_clipped_stats
+
+        from astropais.segmentation import estimate_background
+        base_mib = _peak_mib()
+        start = time.perf_counter()
+        if method == 'photutils':
+            _, background, noise = sigma_clipped_stats(
+                image.astype(np.float64), sigma=3.0, maxiters=10)
+        else:
+            sky = estimate_background(image)
+            background, noise = sky.background, sky.background_rms
+        record['seconds'] = time.perf_counter() - start
+        record['background'] = float(background)
+        record['noise'] = float(noise)
+        record['setup_peak_mib'] = base_mib
     elif stage == 'catalog':
         from photutils.segmentation import SegmentationImage, SourceCatalog
 
@@ -233,7 +256,8 @@ def _child(stage, method, size, density, seed, threshold, timeout,
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--stage', choices=('catalog', 'deblend',
-                                            'construct'), default='catalog')
+                                            'construct', 'background'),
+                        default='catalog')
     parser.add_argument('--sizes', type=int, nargs='+', default=[512, 1024])
     parser.add_argument('--densities', type=float, nargs='+',
                         default=[500.0])
