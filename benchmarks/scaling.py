@@ -26,6 +26,12 @@ measured:
     rows) beside `~astropais.segmentation.estimate_background` (its
     `~astropais.segmentation.background.sample_grid` of at most 2**22
     pixels).  ``background`` and ``noise`` are recorded.
+``phases``
+    Where the deblender and the catalog hold memory: each phase of a
+    ``PAISDeblender`` call and of ``WeightedSourceCatalog(...).to_table()``
+    on the field, with the NumPy memory (``tracemalloc``: not
+    TensorFlow's, not the field's) live before it, at its peak and after
+    it, in bytes a pixel.
 ``construct``
     The time to construct a ``PAISDeblender`` with the shipped model
     (``seconds``: the Keras import and the model load; no network pass),
@@ -139,6 +145,69 @@ def soft_segmentation(image, sources, threshold=1.5, n_pixels=5, n=3):
     return detection, segm
 
 
+def _traced_phases(deblender, image, threshold):
+    """Each phase's traced memory (bytes a pixel) and time, as a list."""
+    import functools
+    import tracemalloc
+
+    import astropais.pcr as pcr
+    import astropais.segmentation.deblender as module
+    from astropais.pcr.sparse import SparsePCR
+    from astropais.segmentation import (PAISDeblender,
+                                        WeightedSegmentationImage,
+                                        WeightedSourceCatalog)
+
+    phases, depth, pixels = [], [0], image.size
+
+    def traced(owner, name, label):
+        function = getattr(owner, name)
+
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            if depth[0]:
+                return function(*args, **kwargs)
+            depth[0] += 1
+            before = tracemalloc.get_traced_memory()[0]
+            tracemalloc.reset_peak()
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                after, peak = tracemalloc.get_traced_memory()
+                phases.append({'phase': label, 'before': before / pixels,
+                               'peak': peak / pixels,
+                               'after': after / pixels,
+                               'seconds': time.perf_counter() - start})
+                depth[0] -= 1
+        setattr(owner, name, wrapper)
+        return owner, name, function
+
+    patched = [traced(*spec) for spec in (
+        (module, 'prepare_image', 'prepare_image'),
+        (PAISDeblender, '_detect', 'detection'),
+        (module, 'estimate_noise', 'estimate_noise'),
+        (PAISDeblender, 'predict_sparse_pcr', 'network (sparse PCR)'),
+        (SparsePCR, 'find_centres', 'find_centres'),
+        (pcr, 'missing_peaks', 'missing_peaks'),
+        (SparsePCR, 'decode', 'decode'),
+        (pcr, 'prune_centres', 'prune_centres'),
+        (module, 'WeightedSegmentationImage', 'label map'),
+        (WeightedSegmentationImage, 'relabel_consecutive',
+         'relabel_consecutive'),
+        (WeightedSourceCatalog, '__init__', 'catalog'),
+        (WeightedSourceCatalog, 'to_table', 'to_table'))]
+    tracemalloc.start()
+    try:
+        segm = deblender(image, threshold)
+        WeightedSourceCatalog(image, segm, progress_bar=False).to_table()
+    finally:
+        tracemalloc.stop()
+        # A loop over the (few) patched functions: put back.
+        for owner, name, function in patched:
+            setattr(owner, name, function)
+    return phases, int(segm.n_labels)
+
+
 def _peak_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -159,6 +228,13 @@ def run_point(stage, method, size, density, seed, threshold=3.0,
         # Time to first result: import, construction and the first call.
         record['first_result_seconds'] = time.perf_counter() - start
         record['n_sources'] = 0 if segm is None else int(segm.n_labels)
+    elif stage == 'phases':
+        from astropais.segmentation import PAISDeblender
+        deblender = PAISDeblender(5, progress_bar=False)
+        start = time.perf_counter()
+        record['phases'], record['n_sources'] = _traced_phases(
+            deblender, image, threshold)
+        record['seconds'] = time.perf_counter() - start
     elif stage == 'background':
         from astropy.stats import sigma_clipped_stats
 
@@ -256,7 +332,8 @@ def _child(stage, method, size, density, seed, threshold, timeout,
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--stage', choices=('catalog', 'deblend',
-                                            'construct', 'background'),
+                                            'construct', 'background',
+                                            'phases'),
                         default='catalog')
     parser.add_argument('--sizes', type=int, nargs='+', default=[512, 1024])
     parser.add_argument('--densities', type=float, nargs='+',
@@ -286,7 +363,8 @@ def main(argv=None):
     records = []
     for size in args.sizes:
         for density in args.densities:
-            methods = ['astropais'] if args.stage == 'construct' \
+            methods = ['astropais'] if args.stage in ('construct',
+                                                      'phases') \
                 else args.methods
             for method in methods:
                 record = _child(args.stage, method, size, density, args.seed,
@@ -310,6 +388,11 @@ def main(argv=None):
               f"{r['bytes_per_pixel']:7.1f} "
               f"{r.get('added_bytes_per_pixel', float('nan')):7.1f} "
               f"{r.get('second_call_seconds', float('nan')):8.2f}")
+        for phase in r.get('phases', ()):
+            print(f"    {phase['phase']:24} live before "
+                  f"{phase['before']:5.1f}  peak {phase['peak']:5.1f}  "
+                  f"after {phase['after']:5.1f} B/px  "
+                  f"{phase['seconds']:6.1f} s")
 
 
 if __name__ == '__main__':
