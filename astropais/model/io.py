@@ -334,6 +334,16 @@ class PCRNetwork:
         return int(self.metadata['n'])
 
     @property
+    def slots(self):
+        """
+        The slot rule of the training labels (`astropais.pcr.SLOT_RULES`):
+        the sidecar's dataset manifest's ``slots``, ``'nearest'`` where it
+        records none (datasets written before the rule was recorded).
+        """
+        manifest = self.metadata.get('dataset_manifest') or {}
+        return str(manifest.get('slots', 'nearest'))
+
+    @property
     def n_bands(self):
         """Number of input bands."""
         return int(self.metadata['n_bands'])

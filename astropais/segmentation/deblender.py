@@ -104,7 +104,8 @@ class PAISDeblender:
     assignment : {'vote', 'rank'}, optional
         How a slot whose vector misses every centre is attributed (see
         `astropais.pcr.decode`): ``'vote'`` drops it, ``'rank'`` gives it
-        to the pixel's ``k``-th nearest centre.  'vote' is the default
+        to the pixel's ``k``-th nearest centre (only for a model trained
+        with ``slots='nearest'``: refused otherwise).  'vote' is the default
         because it gave smaller flux errors with the first shipped model
         (validation fields, seeds 1000-1005; with ``vote_tolerance=8``
         few votes miss and the two agree closely, as they did on seeds
@@ -188,6 +189,13 @@ class PAISDeblender:
         self.contrast = None if contrast is None else float(contrast)
         self.progress_bar = bool(progress_bar)
         network = _load(model)
+        if assignment == 'rank' and network.slots != 'nearest':
+            raise ValueError(f"assignment='rank' gives a missed vote to the "
+                             f"pixel's k-th nearest centre, which is what a "
+                             f"slot means only for a model trained with "
+                             f"slots='nearest'; this model was trained with "
+                             f"slots={network.slots!r}: use "
+                             f"assignment='vote'")
         self.model = network.cast(precision)
         # The field of view is probed in float32: bfloat16 rounding could
         # hide the faint far edge of an impulse response.

@@ -542,3 +542,16 @@ def test_memory_mapped_float32_image_is_read_not_copied(tiny_model, scene,
     np.testing.assert_array_equal(from_map.data, in_memory.data)
     np.testing.assert_allclose(from_map.attribution.weights,
                                in_memory.attribution.weights, atol=1e-6)
+
+
+def test_rank_assignment_needs_a_nearest_slot_model(tiny_model_path):
+    from astropais.model import load_model
+    network = load_model(tiny_model_path)
+    assert network.slots == 'nearest'    # the tiny model's dataset
+    PAISDeblender(n_pixels=5, model=network, assignment='rank')
+    manifest = dict(network.metadata['dataset_manifest'], slots='brightest')
+    network.metadata['dataset_manifest'] = manifest
+    assert network.slots == 'brightest'
+    with pytest.raises(ValueError, match="slots='brightest'"):
+        PAISDeblender(n_pixels=5, model=network, assignment='rank')
+    assert PAISDeblender(n_pixels=5, model=network).assignment == 'vote'
