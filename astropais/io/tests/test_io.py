@@ -200,3 +200,25 @@ def test_overview_of_a_large_image_is_drawn_from_a_grid(monkeypatch):
     assert image_ax.get_ylim() == (-0.5, 299.5)
     assert segm_ax.get_images()[0].get_extent() == [-0.5, 199.5, -0.5,
                                                     299.5]
+
+
+def test_overview_draws_photutils_kron_apertures_as_one_collection(scene):
+    from matplotlib.collections import EllipseCollection
+    from matplotlib.figure import Figure
+
+    from astropais.io.products import _kron_ellipses, plot_overview
+    from astropais.segmentation import WeightedSourceCatalog
+
+    image, segm = scene
+    catalog = WeightedSourceCatalog(image, segm, progress_bar=False)
+    patches = catalog.plot_kron_apertures(ax=Figure().subplots())
+    ellipses = _kron_ellipses(catalog)
+    assert len(patches) == len(ellipses) == segm.n_labels
+    np.testing.assert_allclose(
+        ellipses, [(*p.center, p.width / 2, p.height / 2, p.angle)
+                   for p in patches], rtol=1e-12, atol=1e-12)
+    figure = plot_overview(image, segm, catalog)
+    drawn = [c for ax in figure.axes[:2] for c in ax.collections
+             if isinstance(c, EllipseCollection)]
+    assert len(drawn) == 2
+    np.testing.assert_allclose(drawn[0].get_offsets(), ellipses[:, :2])
