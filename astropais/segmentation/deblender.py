@@ -656,6 +656,12 @@ class PAISDeblender:
                 assignment=self.assignment, detection=attribution)
             attribution = MultiBandAttribution(per_band, bands=names,
                                                detection=attribution)
+        # Nothing below reads the detection map, the footprint, the masks
+        # or the network outputs: they are let go before the label map is
+        # made (at 8192 x 8192 the call's peak was here, 5+ bytes a pixel
+        # of them; docs/scaling.rst).
+        detection = footprint = pcr = image = convolved = None
+        band_images = detection_data = None
         segm = WeightedSegmentationImage(attribution)
         if segm.n_labels == 0:
             warnings.warn('No sources were found.', NoDetectionsWarning)
