@@ -456,12 +456,11 @@ def _run_image(args):
         image = read_image(path, args.hdu)
         # Non-finite pixels (and pixels without an error) are masked
         # silently, as documented.
-        mask = ~np.isfinite(image.data)
         error = error_source = None
         kind, spec = _error_option(args)
         if kind is not None:
             error, error_source = read_error_map(spec, kind, image)
-            mask |= ~np.isfinite(error)
+        mask = _non_finite(image.data, error)
         client = _dask_client(args.dask)
         deblender = common_deblender(args, image.data.shape, client)
         result = deblend_field(
@@ -489,6 +488,29 @@ def _run_image(args):
             client.close()
     report(result, paths)
     return 0 if result.segmentation is not None else 1
+
+
+def _non_finite(data, error=None):
+    """
+    The mask of the non-finite pixels of ``data`` (or ``error``), made a
+    block of rows at a time (a memory-mapped image is read and let go
+    block by block), or `None` where there are none (no whole-image
+    mask held).
+    """
+    from astropais.segmentation.inputs import scan_rows
+
+    mask = np.zeros(data.shape, dtype=bool)
+    found = False
+    for rows in scan_rows(data):
+        bad = ~np.isfinite(data[rows])
+        if error is not None:
+            bad |= ~np.isfinite(error[rows])
+        if bad.any():
+            # (written only where needed: an all-False mask's pages stay
+            # unallocated)
+            mask[rows] = bad
+            found = True
+    return mask if found else None
 
 
 def _run_bands(args):

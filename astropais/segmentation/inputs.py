@@ -160,8 +160,12 @@ def _mask_non_finite(values, mask, message):
         for rows in scan_rows(values):
             bad = ~np.isfinite(values[rows])
             bad &= ~mask[rows]
-            count += int(np.count_nonzero(bad))
-            mask[rows] |= bad
+            found = int(np.count_nonzero(bad))
+            if found:
+                # (written only where needed: the pages of an untouched
+                # all-False mask stay unallocated)
+                mask[rows] |= bad
+                count += found
     if count:
         warnings.warn(f'{count} {message}', AstropyUserWarning)
 

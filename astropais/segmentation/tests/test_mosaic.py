@@ -91,3 +91,27 @@ def test_chunked_detection_is_photutils(connectivity):
         assert detect_footprints(image, 100.0, 4, chunks=(60, 90)) is None
     with pytest.raises(ValueError, match='connectivity'):
         detect_footprints(image, 1.0, 4, connectivity=6)
+
+
+@pytest.mark.parametrize('rows', [1, 7, 64])
+def test_block_borders_join_segments_as_photutils(rows):
+    # Noise at a low threshold: many segments, U shapes and diagonal
+    # contacts crossing block borders every `rows` rows (one row at a
+    # time included); a Dask array and threshold map give the same map.
+    import dask.array as da
+    from photutils.segmentation import detect_sources
+
+    from astropais.segmentation.mosaic import detect_footprints
+    image = np.random.default_rng(5).normal(size=(97, 83))
+    image[10:60, 20] = image[10:60, 30] = image[60, 20:31] = 4.0  # a U
+    threshold = np.full(image.shape, 0.8)
+    for connectivity in (8, 4):
+        want = detect_sources(image, 0.8, 3, connectivity=connectivity)
+        got = detect_footprints(image, 0.8, 3, connectivity=connectivity,
+                                chunks=rows)
+        assert want.n_labels > 100
+        np.testing.assert_array_equal(got.data, want.data)
+        got = detect_footprints(da.from_array(image, chunks=40),
+                                da.from_array(threshold, chunks=40), 3,
+                                connectivity=connectivity, chunks=rows)
+        np.testing.assert_array_equal(got.data, want.data)
