@@ -210,7 +210,14 @@ def detect_footprints(data, threshold, n_pixels, *, connectivity=8,
     del root, total
     for rows in scan_rows(segments):
         segments[rows] = number[segments[rows]]
-    return SegmentationImage(segments)
+    # Its labels are 1..kept.size: given, not found again by photutils'
+    # np.unique over the whole map (a sorted copy of every segment pixel).
+    segm = SegmentationImage(np.zeros((1, 1), dtype=segments.dtype))
+    segm._data = segments
+    segm._reset_lazyproperties()
+    segm.__dict__['labels'] = np.arange(1, kept.size + 1,
+                                        dtype=segments.dtype)
+    return segm
 
 
 def _run_batch(deblender, window, footprint, noise_sigma, tile_size,
@@ -269,6 +276,11 @@ class DaskDeblender(PAISDeblender):
         self._precision = self.model.precision
         self.client = client
         self.chunks = chunks
+
+    # The detection map (4 bytes a pixel) is made again after the network
+    # pass rather than held through it: the blocks take seconds, the
+    # network minutes.
+    _detect_again = True
 
     def _detect(self, data, threshold, mask):
         """The detection segmentation chunk by chunk (`detect_footprints`:

@@ -86,6 +86,9 @@ def test_chunked_detection_is_photutils(connectivity):
         assert want.n_labels > 20
         np.testing.assert_array_equal(got.data, want.data)
         assert got.data.dtype == want.data.dtype == np.int32
+        # (its labels are given, not searched for)
+        np.testing.assert_array_equal(got.labels, want.labels)
+        assert got.slices == want.slices
     from photutils.utils.exceptions import NoDetectionsWarning
     with pytest.warns(NoDetectionsWarning, match='No sources'):
         assert detect_footprints(image, 100.0, 4, chunks=(60, 90)) is None
