@@ -17,7 +17,7 @@ from photutils.utils.exceptions import NoDetectionsWarning
 
 from .inputs import (check_positive_int, estimate_noise, is_multiband,
                      prepare_bands, prepare_image, snr_image,
-                     threshold_value, unpack_nddata)
+                     threshold_value, trim_heap, unpack_nddata)
 from .tiling import (iter_tiles, needed_tiles, padded_length,
                      predict_tiled, receptive_radius, tile_layout)
 from .weighted import WeightedSegmentationImage
@@ -625,6 +625,8 @@ class PAISDeblender:
             pcr = self.predict_sparse_pcr(
                 np.stack([im.data for im in band_images], axis=-1),
                 self._band_noise(band_images, footprint, names), footprint)
+        # The network pass's freed working memory handed back.
+        trim_heap()
         detection = detect_again(detection)
         given = centres is not None
         if not given:

@@ -3,6 +3,7 @@ Input handling for `PAISDeblender`: unpack ndarray / Quantity /
 NDData / CCDData, validate, mask non-finite pixels, estimate the noise.
 """
 
+import ctypes
 import mmap
 import sys
 import warnings
@@ -104,6 +105,33 @@ def release_pages(array):
         base.madvise(_MADV_PAGEOUT)
     except (OSError, ValueError, AttributeError):
         return False
+    return True
+
+
+def trim_heap():
+    """
+    Hand the C heap's free memory back to the system.
+
+    Memory freed by NumPy and TensorFlow (a network pass's tile batches,
+    its threads' working memory) stays in the process's heaps until the
+    allocator returns it; glibc's ``malloc_trim`` returns the free pages
+    of every heap.  Elsewhere nothing happens.
+
+    Returns
+    -------
+    trimmed : bool
+        Whether ``malloc_trim`` was called.
+
+    Examples
+    --------
+    >>> trim_heap() in (True, False)
+    True
+    """
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    trim(0)
     return True
 
 
@@ -233,7 +261,11 @@ def prepare_image(data, mask=None):
     dtype = np.result_type(data.dtype, np.float32)
     full_mask = np.zeros(data.shape, dtype=bool)
     for name, value in masks:
-        full_mask |= _as_mask(value, data.shape, name)
+        value = _as_mask(value, data.shape, name)
+        if value.any():
+            # (an all-False mask is not copied in: the pages of
+            # full_mask stay unallocated)
+            full_mask |= value
     if error is not None:
         if error.shape != data.shape:
             raise ValueError(f'the uncertainty has shape {error.shape} but '
