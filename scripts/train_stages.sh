@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Train the wide-view PCR network in 30-minute stages, each warm-started
+# from the previous one, on a dataset that `astropais simulate --resume`
+# may still be writing (each stage reads the shards written so far), and
+# score every stage with the benchmark runner and the real-image shredding
+# benchmark.  Re-running the script after an interruption skips the
+# finished stages and restarts the unfinished one from the previous stage.
+#
+#   scripts/train_stages.sh DATASET OUT_DIR
+#
+# Stage k is OUT_DIR/r<k> (model.keras + model.json, metrics.csv), its
+# training log OUT_DIR/r<k>.log and its scores OUT_DIR/eval/r<k>/ (the
+# runner's summary on 4 hst_drizzled fields of seeds 8100-8103, kept for
+# model choices, and shredding.py --part real).  Environment: MAX_MIN
+# (minutes a stage, default 30), STAGES (default 40), MIN_SHARDS (shards
+# to wait for before the first stage, default 3).
+set -euo pipefail
+data=$(realpath "$1")
+out=$(realpath -m "$2")
+repo=$(cd "$(dirname "$0")/.." && pwd)
+max_min=${MAX_MIN:-30}
+mkdir -p "$out"
+cd "$out"
+until [ "$(find "$data" -name 'shard-*.npz' | wc -l)" -ge "${MIN_SHARDS:-3}" ]; do
+  sleep 60
+done
+prev=""
+for k in $(seq 1 "${STAGES:-40}"); do
+  stage=r$k
+  if [ -f "$stage/model.keras" ]; then prev=$stage/model.keras; continue; fi
+  [ -d "$stage" ] && mv "$stage" "${stage}_partial_$(date +%s)"
+  if [ "$k" -le 2 ]; then lr=1e-3; elif [ "$k" -le 6 ]; then lr=5e-4; else lr=2e-4; fi
+  init=()
+  [ -n "$prev" ] && init=(--init-model "$prev")
+  echo "$(date -u) stage $stage lr $lr init ${prev:-none}"
+  astropais-train "$data" --out "$stage" --epochs 1000 --steps-per-epoch 100 \
+    --batch-size 4 --depth 6 --base-filters 8 --vector-scale 32 --lr "$lr" \
+    --seed $((300 + k)) --val-fraction 0.05 --vector-weighting fraction \
+    --vector-weight 0.15 --max-minutes "$max_min" --no-progress \
+    "${init[@]}" > "$stage.log" 2>&1
+  prev=$stage/model.keras
+  echo "$(date -u) stage $stage trained; scoring it"
+  (cd "$repo" &&
+   python benchmarks/shredding.py --part real --model "$out/$prev" \
+     --out "$out/eval/$stage/shred_real" --no-plots &&
+   python benchmarks/run.py --preset hst_drizzled --fields 4 --seed 8100 \
+     --methods photutils,astropais --model "$out/$prev" \
+     --out "$out/eval/$stage/val") > "eval_$stage.log" 2>&1 || \
+    echo "scoring $stage failed: see eval_$stage.log"
+done
