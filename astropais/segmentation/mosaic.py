@@ -85,14 +85,14 @@ def _border_pairs(above, below, connectivity):
     return np.unique(np.concatenate(pairs), axis=0)
 
 
-def _merge_roots(n_labels, pairs):
-    """``root[label]``: the smallest label of the segment each block label
-    belongs to, segments joined through ``pairs`` (labels not in a pair
-    are their own root)."""
+def _merge_roots(n_labels, pairs, dtype):
+    """``root[label]`` (of ``dtype``): the smallest label of the segment
+    each block label belongs to, segments joined through ``pairs``
+    (labels not in a pair are their own root)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    root = np.arange(n_labels + 1, dtype=np.int64)
+    root = np.arange(n_labels + 1, dtype=dtype)
     if len(pairs) == 0:
         return root
     nodes, index = np.unique(pairs, return_inverse=True)
@@ -173,7 +173,7 @@ def detect_footprints(data, threshold, n_pixels, *, connectivity=8,
                  None)
     segments = np.empty(shape, dtype=np.int32 if np.prod(shape) < 2 ** 31
                         else np.int64)
-    n_labels, pairs, sizes = 0, [], [np.zeros(1, dtype=np.int64)]
+    n_labels, pairs, sizes = 0, [], [np.zeros(1, dtype=np.int32)]
     # A loop over blocks of rows: each is labelled in place, its labels
     # offset past the previous blocks'.
     for start in range(0, shape[0], step):
@@ -185,18 +185,22 @@ def detect_footprints(data, threshold, n_pixels, *, connectivity=8,
         block = segments[rows]
         found = ndimage.label(above, structure, output=block)
         del above
-        sizes.append(np.bincount(block.ravel(), minlength=found + 1)[1:])
+        sizes.append(np.bincount(block.ravel(), minlength=found + 1)[1:]
+                     .astype(np.int32))
         np.add(block, n_labels, out=block, where=block > 0)
         if start:
             pairs.append(_border_pairs(segments[start - 1], block[0],
                                        connectivity))
         n_labels += found
+    # (bookkeeping in the map's int32: ~10 million block labels at
+    # 16384 x 16384 and 1.5 sigma)
     root = _merge_roots(n_labels, np.concatenate(pairs) if pairs else
-                        np.zeros((0, 2), dtype=np.int64))
+                        np.zeros((0, 2), dtype=np.int64), segments.dtype)
     # Pixels of every segment, on its root (its first pixel's label).
     total = np.bincount(root, weights=np.concatenate(sizes),
                         minlength=n_labels + 1)
-    kept = np.flatnonzero((root == np.arange(n_labels + 1))
+    kept = np.flatnonzero((root == np.arange(n_labels + 1,
+                                             dtype=root.dtype))
                           & (total >= n_pixels))
     kept = kept[kept > 0]
     if kept.size == 0:
