@@ -173,7 +173,7 @@ def detect_footprints(data, threshold, n_pixels, *, connectivity=8,
                  None)
     segments = np.empty(shape, dtype=np.int32 if np.prod(shape) < 2 ** 31
                         else np.int64)
-    n_labels, pairs, sizes = 0, [], [np.zeros(1, dtype=np.int32)]
+    n_labels, pairs, sizes = 0, [], [np.zeros(1, dtype=segments.dtype)]
     # A loop over blocks of rows: each is labelled in place, its labels
     # offset past the previous blocks'.
     for start in range(0, shape[0], step):
@@ -186,7 +186,7 @@ def detect_footprints(data, threshold, n_pixels, *, connectivity=8,
         found = ndimage.label(above, structure, output=block)
         del above
         sizes.append(np.bincount(block.ravel(), minlength=found + 1)[1:]
-                     .astype(np.int32))
+                     .astype(segments.dtype))
         np.add(block, n_labels, out=block, where=block > 0)
         if start:
             pairs.append(_border_pairs(segments[start - 1], block[0],
@@ -196,12 +196,15 @@ def detect_footprints(data, threshold, n_pixels, *, connectivity=8,
     # 16384 x 16384 and 1.5 sigma)
     root = _merge_roots(n_labels, np.concatenate(pairs) if pairs else
                         np.zeros((0, 2), dtype=np.int64), segments.dtype)
-    # Pixels of every segment, on its root (its first pixel's label).
-    total = np.bincount(root, weights=np.concatenate(sizes),
-                        minlength=n_labels + 1)
-    kept = np.flatnonzero((root == np.arange(n_labels + 1,
-                                             dtype=root.dtype))
-                          & (total >= n_pixels))
+    # Pixels of every segment, on its root (its first pixel's label):
+    # only the labels joined to another root move their count.
+    total = np.concatenate(sizes)
+    del sizes
+    is_root = root == np.arange(n_labels + 1, dtype=root.dtype)
+    moved = np.flatnonzero(~is_root)
+    np.add.at(total, root[moved], total[moved])
+    kept = np.flatnonzero(is_root & (total >= n_pixels))
+    del is_root, moved
     kept = kept[kept > 0]
     if kept.size == 0:
         warnings.warn('No sources were found.', NoDetectionsWarning)
