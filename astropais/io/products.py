@@ -13,8 +13,11 @@ __all__ = ['OVERVIEW_SIDE', 'write_products', 'plot_overview']
 
 
 #: The most pixels along a side drawn by `plot_overview`: larger images
-#: are drawn from every ``k``-th pixel (the PNG has ~500 pixels a panel).
-OVERVIEW_SIDE = 2048
+#: are drawn from every ``k``-th pixel (the PNG has ~500 pixels a panel,
+#: so 1024 still draws two image pixels a PNG pixel; matplotlib's
+#: resampling of 2048 x 2048 panels was the peak of ``astropais deblend``
+#: at 16384 x 16384).
+OVERVIEW_SIDE = 1024
 
 
 def plot_overview(data, segmentation, catalog=None, *, figure=None):
@@ -169,6 +172,9 @@ def write_products(directory, stem, data, segmentation, catalog, *,
     table = catalog if is_table else catalog.to_table()
     table.meta.update({key: value for key, (value, _) in provenance.items()})
     table.write(paths['catalog'], format='ascii.ecsv', overwrite=overwrite)
+    # The catalog's freed working memory handed back before drawing.
+    from astropais.segmentation.inputs import trim_heap
+    trim_heap()
     plot_overview(data, segmentation, None if is_table else catalog).savefig(
         paths['overview'], dpi=100, bbox_inches='tight')
     return paths

@@ -20,7 +20,7 @@ from astropy.utils.exceptions import (AstropyDeprecationWarning,
 from .background import DEFAULT_N_SIGMA, estimate_background
 from .catalog import WeightedSourceCatalog
 from .deblender import PAISDeblender
-from .inputs import in_data_unit, prepare_image, scan_rows
+from .inputs import in_data_unit, prepare_image, scan_rows, trim_heap
 from .uncertainty import UNCERTAINTY_KINDS, error_from_map
 
 __all__ = ['DeblendResult', 'MOSAIC_PIXELS', 'deblend_field',
@@ -252,6 +252,8 @@ def deblend_field(data, *, n_sigma=DEFAULT_N_SIGMA, n_pixels=5, model=None,
     segm = deblender(nd, with_unit(threshold), mask=image.mask,
                      convolved_data=(None if convolved is None
                                      else with_unit(convolved)))
+    # The deblender's freed working memory handed back before the catalog.
+    trim_heap()
     catalog = None
     wcs = image.wcs if wcs is None else wcs
     if segm is not None:
