@@ -10,8 +10,9 @@
 #
 # Stage k is OUT_DIR/r<k> (model.keras + model.json, metrics.csv), its
 # training log OUT_DIR/r<k>.log and its scores OUT_DIR/eval/r<k>/ (the
-# runner's summary on 4 hst_drizzled fields of seeds 8100-8103, kept for
-# model choices, and shredding.py --part real).  Environment: MAX_MIN
+# runner's summaries on 12 dense hst fields of seeds 8300-8311 and 4
+# hst_drizzled 512 x 512 fields of seeds 8100-8103, seeds kept for model
+# choices, and shredding.py --part real).  Environment: MAX_MIN
 # (minutes a stage, default 30), STAGES (default 40), MIN_SHARDS (shards
 # to wait for before the first stage, default 3).
 set -euo pipefail
@@ -43,8 +44,11 @@ for k in $(seq 1 "${STAGES:-40}"); do
   (cd "$repo" &&
    python benchmarks/shredding.py --part real --model "$out/$prev" \
      --out "$out/eval/$stage/shred_real" --no-plots &&
-   python benchmarks/run.py --preset hst_drizzled --fields 4 --seed 8100 \
-     --methods photutils,astropais --model "$out/$prev" \
-     --out "$out/eval/$stage/val") > "eval_$stage.log" 2>&1 || \
+   python benchmarks/run.py --preset hst --density 1500 --fields 12 \
+     --size 256 --seed 8300 --methods photutils,sep,astropais \
+     --model "$out/$prev" --out "$out/eval/$stage/val_hst" &&
+   python benchmarks/run.py --preset hst_drizzled --fields 4 --size 512 \
+     --seed 8100 --methods photutils,sep,astropais --model "$out/$prev" \
+     --out "$out/eval/$stage/val_drizzled") > "eval_$stage.log" 2>&1 || \
     echo "scoring $stage failed: see eval_$stage.log"
 done
