@@ -31,6 +31,10 @@ _MIN_DEFAULT_TILE = 256
 # Largest probe used to measure the network's field of view.
 _MAX_PROBE = 1024
 
+# Images of more pixels than this do not hold their detection map through
+# the network pass and decoding (PAISDeblender._detect_again).
+_DETECT_AGAIN_PIXELS = 2 ** 25
+
 # Background pixels sampled for the noise that normalises the network input.
 _NOISE_SAMPLES = 2 ** 14
 
@@ -311,8 +315,10 @@ class PAISDeblender:
                 f'overlap={self.overlap}, precision={self.precision!r})')
 
     # Whether the detection map is let go through the network pass and
-    # made again after it (the mosaic path, where it is cheap beside the
-    # network and the memory counts).
+    # decoding and made again where it is read: for images of more than
+    # _DETECT_AGAIN_PIXELS pixels (where the detection takes seconds
+    # beside the network's minutes, and its map was part of the peak:
+    # 256 MiB at 8192 x 8192), or always (the mosaic path).
     _detect_again = False
 
     def _detect(self, data, threshold, mask):
@@ -611,13 +617,15 @@ class PAISDeblender:
                           AstropyUserWarning)
 
         def detect_again(detection):
-            # With _detect_again the detection map (4 bytes a pixel) is
+            # With `again` the detection map (4 bytes a pixel) is
             # not held through the network pass or decoding: it is made
             # again where it is read, the same map.
             return (detection if detection is not None else
                     self._detect(detection_data, threshold, image.mask))
 
-        if self._detect_again:
+        again = self._detect_again or (
+            int(np.prod(image.data.shape[:2])) > _DETECT_AGAIN_PIXELS)
+        if again:
             detection = None
         if band_images is None:
             pcr = self.predict_sparse_pcr(image.data, noise_sigma, footprint)
@@ -648,7 +656,7 @@ class PAISDeblender:
         else:
             order = np.lexsort((centres[:, 1], centres[:, 0]))
         centres, segment_ids = centres[order], segment_ids[order]
-        if self._detect_again:
+        if again:
             detection = None
         attribution = pcr.decode(centres, vote_tolerance=self.vote_tolerance,
                                  assignment=self.assignment)
@@ -669,7 +677,7 @@ class PAISDeblender:
                                  segments=detection.data)
             if not keep.all():
                 centres, segment_ids = centres[keep], segment_ids[keep]
-                if self._detect_again:
+                if again:
                     detection = None
                 attribution = pcr.decode(
                     centres, vote_tolerance=self.vote_tolerance,

@@ -555,3 +555,24 @@ def test_rank_assignment_needs_a_nearest_slot_model(tiny_model_path):
     with pytest.raises(ValueError, match="slots='brightest'"):
         PAISDeblender(n_pixels=5, model=network, assignment='rank')
     assert PAISDeblender(n_pixels=5, model=network).assignment == 'vote'
+
+
+def test_large_images_detect_again_with_the_same_result(deblender, scene,
+                                                       monkeypatch):
+    # Above _DETECT_AGAIN_PIXELS the detection map is not held through
+    # the network pass and decoding but made again where it is read: the
+    # same segmentation, deblending record included.
+    from astropais.segmentation import deblender as module
+    want = deblender(scene, threshold=3.0)
+    calls = []
+    detect = PAISDeblender._detect
+    monkeypatch.setattr(module, '_DETECT_AGAIN_PIXELS', scene.size - 1)
+    monkeypatch.setattr(PAISDeblender, '_detect', lambda self, *args: (
+        calls.append(1), detect(self, *args))[1])
+    got = deblender(scene, threshold=3.0)
+    assert len(calls) >= 3
+    np.testing.assert_array_equal(got.data, want.data)
+    for name in ('pixels', 'labels', 'weights', 'centres'):
+        np.testing.assert_array_equal(getattr(got.attribution, name),
+                                      getattr(want.attribution, name))
+    assert got.deblended_label_to_parent == want.deblended_label_to_parent
