@@ -18,7 +18,7 @@ from astropy.utils.exceptions import AstropyUserWarning
 __all__ = ['PreparedImage', 'prepare_image', 'is_multiband',
            'prepare_bands', 'snr_image', 'estimate_noise', 'threshold_value', 'in_data_unit',
            'unpack_nddata', 'check_real', 'check_positive_int',
-           'release_pages', 'scan_rows']
+           'release_pages', 'scan_rows', 'trim_heap']
 
 
 @dataclass
