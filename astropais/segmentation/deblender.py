@@ -890,15 +890,18 @@ class PAISDeblender:
         from astropais.pcr.sparse import PixelAttribution
         from scipy.spatial import cKDTree
 
-        labels = attribution.labels.copy()
-        weights = attribution.weights.copy()
+        labels = attribution.labels
         pixel_segment = segment_map.ravel()[attribution.pixels]
-        label_segment = np.where(labels > 0,
-                                 segment_ids[np.maximum(labels - 1, 0)], 0)
+        # (the pairs' segments read once; labels and weights copied only
+        # when some pair is foreign)
+        label_segment = segment_ids[np.maximum(labels - 1, 0)]
         foreign = ((labels > 0) & (label_segment > 0)
                    & (label_segment != pixel_segment[:, None]))
+        del label_segment
         if not np.any(foreign):
             return attribution
+        labels = labels.copy()
+        weights = attribution.weights.copy()
         weights[foreign] = 0.0
         labels[foreign] = 0
         total = weights.sum(axis=1)
@@ -920,7 +923,7 @@ class PAISDeblender:
             total[orphans] = 1.0
         # (the (pixel, slot) temporaries let go as soon as they are used:
         # at 8192 x 8192 the in-memory call's peak was here)
-        del label_segment, foreign, pixel_segment
+        del foreign, pixel_segment
         weights /= total[:, None]
         del total
         order = np.argsort(-weights, axis=1, kind='stable')

@@ -529,14 +529,20 @@ class WeightedSegmentationImage(SegmentationImage):
             full[:relabel_map.size] = relabel_map
             relabel_map = full
         dtype = self._data.dtype
-        attribution, multi = self._edited('relabel', relabel_map,
-                                          keep_centre=keep_centre)
+        # The old map is let go before the attribution is relabelled and
+        # the new map made (one whole-image map at a time, and none beside
+        # the relabelling's pairs: the in-memory peak at 8192 x 8192 was
+        # here), and the new one is not copied when its type is kept.
+        old, self._data = self._data, None
+        try:
+            attribution, multi = self._edited('relabel', relabel_map,
+                                              keep_centre=keep_centre)
+        except BaseException:
+            self._data = old
+            raise
+        del old
         self._reset_lazyproperties()
         self._attribution, self._multi = attribution, multi
-        # The old map is let go before the new one is made (one whole-image
-        # map at a time), and the new one is not copied when its type is
-        # kept.
-        self._data = None
         self._data = attribution.label_map().astype(dtype, copy=False)
         self._seen = _Snapshot(self._data)
         self._update_deblend_label_map(relabel_map)
