@@ -7,7 +7,11 @@ noise, truth, origins and every catalogue column), of a ``'mixed'`` crop
 and of a dataset shard, recorded with the code of commit f87f114 (before
 `astropais.simulation.bands`).  A change to what an existing preset draws
 fails here; the digests may only be re-recorded on purpose (a new GalSim
-or numpy that changes the draws, noted in the commit).
+or numpy that changes the draws, noted in the commit).  Re-recorded on
+2026-12-03 for 'ground', 'hst', 'lsst' and the shard on a new machine (AMD
+EPYC, AVX2 without AVX-512; numpy 2.4.6, GalSim 2.8.5, SciPy 1.17.1), where
+the code of 6b484ca, which passed CI before, gave other digests for them
+('hst_drizzled' and the 'mixed' crop unchanged).
 """
 
 import hashlib
