@@ -36,9 +36,7 @@ def check_pixel_weighting(pixel_weighting):
     ValueError
         If it is not one of `PIXEL_WEIGHTINGS`.
     """
-    if pixel_weighting not in PIXEL_WEIGHTINGS:
-        raise ValueError(f'pixel_weighting must be one of {PIXEL_WEIGHTINGS},'
-                         f' got {pixel_weighting!r}')
+    _check_name('pixel_weighting', pixel_weighting, PIXEL_WEIGHTINGS)
 
 
 def check_vector_weighting(vector_weighting):
@@ -55,9 +53,13 @@ def check_vector_weighting(vector_weighting):
     ValueError
         If it is not one of `VECTOR_WEIGHTINGS`.
     """
-    if vector_weighting not in VECTOR_WEIGHTINGS:
-        raise ValueError(f'vector_weighting must be one of '
-                         f'{VECTOR_WEIGHTINGS}, got {vector_weighting!r}')
+    _check_name('vector_weighting', vector_weighting, VECTOR_WEIGHTINGS)
+
+
+def _check_name(keyword, value, names):
+    """Refuse a ``keyword`` value that is not one of ``names``."""
+    if value not in names:
+        raise ValueError(f'{keyword} must be one of {names}, got {value!r}')
 
 
 def pixel_weights(image, noise_sigma, pixel_weighting='uniform'):
