@@ -690,6 +690,34 @@ def _per_mpix(seconds, record):
     return seconds / record.megapixels if record.megapixels else np.nan
 
 
+def _cost_columns(rec, base_rate, base_first):
+    """
+    A method's cost columns of the summary: its wall time, seconds per
+    megapixel, their ratios to photutils' (``base_rate`` and
+    ``base_first``, seconds per megapixel of all calls and of the first
+    call) and its peak memory in MiB.
+    """
+    rate = _per_mpix(rec.seconds, rec)
+    return {'seconds': rec.seconds, 's_per_mpix': rate,
+            'time_ratio_photutils': rate / base_rate,
+            'first_call_time_ratio_photutils': (
+                _per_mpix(rec.first_call_seconds, rec) / base_first),
+            'peak_mem_mib': rec.peak_bytes / 2 ** 20}
+
+
+def _summary_table(rows, meta, columns):
+    """The summary table of ``rows`` with the run's ``meta`` and the
+    descriptions of its ``columns``."""
+    from astropy.table import Table
+
+    names = list(rows[0]) if rows else ['method']
+    table = Table(rows=rows, names=names) if rows else Table(names=names,
+                                                             dtype=[str])
+    table.meta.update(meta)
+    table.meta['columns'] = columns
+    return table
+
+
 def summary_table(records, meta):
     """
     One row per method.
@@ -705,8 +733,6 @@ def summary_table(records, meta):
     -------
     table : `~astropy.table.Table`
     """
-    from astropy.table import Table
-
     from astropais.metrics import summarise_scores
 
     if meta.get('bands'):
@@ -743,7 +769,6 @@ def summary_table(records, meta):
         kron = (np.concatenate(rec.total_errors)
                 if len(rec.total_errors) == len(rec.scores)
                 else np.full(flux_err.shape, np.nan))
-        rate = _per_mpix(rec.seconds, rec)
         rows.append({
             'method': name,
             'n_fields': len(rec.scores),
@@ -774,19 +799,10 @@ def summary_table(records, meta):
             'n_blended_common': int(np.sum(blended_common & bright)),
             'recon_err_median': summary['reconstruction_error_median'],
             'frac_err_mean': summary['fraction_error_mean'],
-            'seconds': rec.seconds,
-            's_per_mpix': rate,
-            'time_ratio_photutils': rate / base_rate,
-            'first_call_time_ratio_photutils': (
-                _per_mpix(rec.first_call_seconds, rec) / base_first),
-            'peak_mem_mib': rec.peak_bytes / 2 ** 20,
+            **_cost_columns(rec, base_rate, base_first),
             'note': METHOD_NOTES[name],
         })
-    names = list(rows[0]) if rows else ['method']
-    table = Table(rows=rows, names=names) if rows else Table(names=names,
-                                                             dtype=[str])
-    table.meta.update(meta)
-    table.meta['columns'] = {
+    return _summary_table(rows, meta, {
         'recall_sep_lt_2fwhm': 'recall of true sources whose nearest true '
                                'neighbour is closer than 2 PSF FWHM',
         'recall_snr_ge_10': 'recall of true sources with matched-filter '
@@ -824,8 +840,7 @@ def summary_table(records, meta):
                         'call on the second field (all allocations, '
                         'JAX/TensorFlow included); memory=tracemalloc: '
                         'Python + numpy allocations only, first field',
-    }
-    return table
+    })
 
 
 def multiband_summary_table(records, meta):
@@ -848,8 +863,6 @@ def multiband_summary_table(records, meta):
         sources every detecting method matched, with their counts), time
         and memory.
     """
-    from astropy.table import Table
-
     from astropais.metrics import summarise_scores
 
     common = _common_detected(records)
@@ -886,20 +899,10 @@ def multiband_summary_table(records, meta):
             errors = pooled(f'colour_error_{colour}')[chosen]
             row[f'colour_err_{colour}'] = _nanmedian(errors)
             row[f'n_colour_{colour}'] = int(np.sum(np.isfinite(errors)))
-        rate = _per_mpix(rec.seconds, rec)
-        row.update({
-            'seconds': rec.seconds, 's_per_mpix': rate,
-            'time_ratio_photutils': rate / base_rate,
-            'first_call_time_ratio_photutils': (
-                _per_mpix(rec.first_call_seconds, rec) / base_first),
-            'peak_mem_mib': rec.peak_bytes / 2 ** 20,
-            'note': MULTIBAND_NOTES[name]})
+        row.update({**_cost_columns(rec, base_rate, base_first),
+                    'note': MULTIBAND_NOTES[name]})
         rows.append(row)
-    names = list(rows[0]) if rows else ['method']
-    table = Table(rows=rows, names=names) if rows else Table(names=names,
-                                                             dtype=[str])
-    table.meta.update(meta)
-    table.meta['columns'] = {
+    return _summary_table(rows, meta, {
         'n_blended_common': 'blended (blendedness of the band sum >= 0.1) '
                             'true sources of combined S/N >= 10 that every '
                             'detecting method (all but '
@@ -921,8 +924,7 @@ def multiband_summary_table(records, meta):
                       'timing_repeats calls per field',
         'peak_mem_mib': 'growth of the peak RSS during the call on the '
                         'second field (memory=rss)',
-    }
-    return table
+    })
 
 
 def _common_detected(records):
