@@ -289,10 +289,10 @@ def make_deblender(shape, n_pixels=5, *, model=None, precision='auto',
     progress_bar : bool, optional
         Show progress bars.
     dask : None, bool or `distributed.Client`, optional
-        `None`: Dask for more than `MOSAIC_PIXELS` pixels when the
-        ``mosaic`` extra (``dask-image``) is installed (otherwise in
-        memory, with a warning); `True`: Dask's default scheduler; a
-        client: its cluster; `False`: in memory.
+        `None`: Dask for more than `MOSAIC_PIXELS` pixels when Dask (the
+        ``mosaic`` extra) is installed (otherwise in memory, with a
+        warning); `True`: Dask's default scheduler; a client: its
+        cluster; `False`: in memory.
 
     Returns
     -------
@@ -314,7 +314,7 @@ def make_deblender(shape, n_pixels=5, *, model=None, precision='auto',
     if dask is None:
         dask = (int(np.prod(shape)) > MOSAIC_PIXELS
                 and (model is None or isinstance(model, (str, os.PathLike))))
-        if dask and importlib.util.find_spec('dask_image') is None:
+        if dask and importlib.util.find_spec('dask') is None:
             warnings.warn(f'an image of {shape[0]} x {shape[1]} pixels is '
                           'deblended in memory: install the mosaic extra '
                           '(pip install astropais[mosaic]) to deblend it on '
@@ -323,6 +323,9 @@ def make_deblender(shape, n_pixels=5, *, model=None, precision='auto',
     if dask is False:
         return PAISDeblender(n_pixels, model=model, precision=precision,
                              progress_bar=progress_bar)
+    if importlib.util.find_spec('dask') is None:
+        raise ImportError('deblending on Dask needs Dask: install the '
+                          'mosaic extra (pip install astropais[mosaic])')
     from .mosaic import DaskDeblender
     return DaskDeblender(n_pixels, model=model, precision=precision,
                          progress_bar=progress_bar,

@@ -134,7 +134,7 @@ def test_precision_option(tmp_path, model_path, capsys):
 
 def test_dask_option_gives_the_in_memory_products(tmp_path, model_path,
                                                   capsys):
-    pytest.importorskip('dask_image')
+    pytest.importorskip('dask')
     image, _ = gaussian_scene((64, 80), [(30, 30, 2.5, 900.0),
                                          (34, 36, 2.0, 400.0),
                                          (12, 60, 2.0, 600.0)], noise=1.0)

@@ -8,7 +8,6 @@ from astropais.segmentation.tests.helpers import gaussian_scene
 
 pytest.importorskip('dask')
 distributed = pytest.importorskip('distributed')
-pytest.importorskip('dask_image')
 
 SOURCES = [(20, 24, 2.0, 800.0), (23, 29, 1.8, 500.0), (90, 100, 2.5, 900.0),
            (150, 160, 2.0, 600.0), (186, 20, 2.0, 700.0),

@@ -257,3 +257,29 @@ def test_deblend_field_uncertainty_units_and_conflicts(deblender):
         data = kwargs.pop('data', image)
         with pytest.raises(ValueError, match=words):
             deblend_field(data, deblender=deblender, **kwargs)
+
+
+def test_make_deblender_needs_dask_only(tiny_model_path, monkeypatch):
+    # Dask alone chooses the Dask path (dask-image is no longer used);
+    # without Dask a large image stays in memory with a warning, and
+    # asking for Dask names the extra.
+    import importlib.util
+
+    from astropais.segmentation.pipeline import MOSAIC_PIXELS, make_deblender
+
+    find_spec = importlib.util.find_spec
+    side = int(np.sqrt(MOSAIC_PIXELS)) + 1
+    hidden = {'dask_image'}
+    monkeypatch.setattr(importlib.util, 'find_spec', lambda name, *args:
+                        None if name in hidden else find_spec(name, *args))
+    if find_spec('dask') is not None:
+        deblender = make_deblender((side, side), model=tiny_model_path,
+                                   progress_bar=False)
+        assert type(deblender).__name__ == 'DaskDeblender'
+    hidden.add('dask')
+    with pytest.warns(AstropyUserWarning, match='mosaic extra'):
+        deblender = make_deblender((side, side), model=tiny_model_path,
+                                   progress_bar=False)
+    assert type(deblender) is PAISDeblender
+    with pytest.raises(ImportError, match='mosaic extra'):
+        make_deblender((8, 8), model=tiny_model_path, dask=True)
