@@ -313,32 +313,50 @@ class PixelAttribution:
         segm = np.zeros(self.shape, dtype=dtype)
         if self.pixels.size == 0:
             return segm
-        weights = np.where(self.labels > 0, self.weights, -np.inf)
-        rows = np.arange(self.pixels.size)
-        best = np.argmax(weights, axis=1)
-        winner = self.labels[rows, best]
-        winner[~(weights[rows, best] > 0)] = 0
+        # Each pixel's winner and the labels with some weight, a chunk of
+        # rows at a time (temporaries of one chunk, not of every pair).
+        winner = np.empty(self.pixels.size, dtype=np.int64)
+        supported = np.zeros(self.n_sources + 1, dtype=bool)
+        for rows in _row_chunks(self.pixels.size):
+            labels, weights = self.labels[rows], self.weights[rows]
+            masked = np.where(labels > 0, weights, -np.inf)
+            best = np.argmax(masked, axis=1)[:, None]
+            won = np.take_along_axis(labels, best, axis=1)[:, 0]
+            won[~(np.take_along_axis(masked, best, axis=1)[:, 0] > 0)] = 0
+            winner[rows] = won
+            supported[labels[weights > 0]] = True
+            del masked, best, won
         segm.flat[self.pixels] = winner
 
-        supported = self.labels[self.weights > 0]
-        missing = np.setdiff1d(np.unique(supported), np.unique(winner))
+        area = np.bincount(winner, minlength=self.n_sources + 1)
+        missing = np.flatnonzero(supported & (area == 0))
         if missing.size == 0:
             return segm
         # Pixels a missing source may take: not already taken by another
         # missing source, and not the last pixel of the source that won it.
-        area = np.bincount(winner, minlength=self.n_sources + 1)
+        # Only the pairs of missing sources are read (a chunk of rows at a
+        # time), in row order.
+        pairs = [np.nonzero(np.isin(self.labels[rows], missing)
+                            & (self.weights[rows] > 0)) + (rows.start,)
+                 for rows in _row_chunks(self.pixels.size)]
+        pair_rows = np.concatenate([r + start for r, _, start in pairs])
+        pair_slots = np.concatenate([c for _, c, _ in pairs])
+        del pairs
+        pair_labels = self.labels[pair_rows, pair_slots]
+        pair_weights = self.weights[pair_rows, pair_slots]
         taken = np.zeros(self.pixels.size, dtype=bool)
         unplaced = []
         # A loop over the (rare) sources that win no pixel: each takes the
-        # free pixel where its own weight is largest.
+        # free pixel where its own weight is largest (the first such).
         for label in missing:
-            free = ~taken & ((winner == 0) | (area[winner] > 1))
-            own = np.where((self.labels == label) & free[:, None],
-                           self.weights, 0.0).max(axis=1)
+            rows = pair_rows[pair_labels == label]
+            free = ~taken[rows] & ((winner[rows] == 0)
+                                   | (area[winner[rows]] > 1))
+            own = np.where(free, pair_weights[pair_labels == label], 0.0)
             if not np.any(own > 0):
                 unplaced.append(int(label))
                 continue
-            row = int(np.argmax(own))
+            row = int(rows[np.argmax(own)])
             taken[row] = True
             area[winner[row]] -= 1
             area[label] += 1
@@ -389,20 +407,25 @@ class PixelAttribution:
         """
         relabel_map = np.asarray(relabel_map, dtype=np.int64)
         n_pix, n_slots = self.labels.shape
-        new = relabel_map[self.labels]
-        keep = (new > 0) & (self.weights > 0)
-        rows = np.broadcast_to(np.arange(n_pix)[:, None], new.shape)[keep]
-        labs = new[keep]
-        wts = self.weights[keep]
-
-        # Merge duplicate (pixel, label) pairs.
         n_new = int(relabel_map.max()) if relabel_map.size else 0
-        keys = rows * (n_new + 1) + labs
-        ukeys, inverse = np.unique(keys, return_inverse=True)
-        merged = np.bincount(inverse, weights=wts, minlength=ukeys.size)
-        urows, ulabs = np.divmod(ukeys, n_new + 1)
-        kept_rows, labels, weights = _pack_pairs(urows, ulabs, merged,
-                                                 n_slots)
+        # A chunk of rows at a time (every pair's sort and temporaries were
+        # the peak of the 8192 x 8192 in-memory call, docs/scaling.rst):
+        # the rows that keep a pair first, then their packed pairs.
+        kept = np.zeros(n_pix, dtype=bool)
+        for rows in _row_chunks(n_pix):
+            kept[rows] = np.any((relabel_map[self.labels[rows]] > 0)
+                                & (self.weights[rows] > 0), axis=1)
+        kept_rows = np.flatnonzero(kept)
+        del kept
+        labels = np.zeros((kept_rows.size, n_slots), dtype=np.int64)
+        weights = np.zeros((kept_rows.size, n_slots), dtype=np.float64)
+        done = 0
+        for rows in _row_chunks(n_pix):
+            _, part_labels, part_weights = _relabel_rows(
+                self.labels[rows], self.weights[rows], relabel_map, n_new)
+            filled = slice(done, done + len(part_labels))
+            labels[filled], weights[filled] = part_labels, part_weights
+            done = filled.stop
 
         # Centres: the mean centre of the old labels merged into a new one,
         # or the centre of ``keep_centre`` (the label that absorbed others).
@@ -1144,6 +1167,39 @@ def _mean_positions(pixels, labels, shape, n_labels):
         return np.column_stack([
             np.bincount(labels, weights=c, minlength=n_labels + 1)[
                 1:n_labels + 1] / count for c in (yy, xx)]).reshape(-1, 2)
+
+
+# Rows of an attribution edited at a time (`PixelAttribution.relabel`,
+# `PixelAttribution.label_map`): the temporaries of one chunk of pairs.
+_CHUNK_ROWS = 2 ** 16
+
+
+def _row_chunks(n_rows):
+    """Slices of ``_CHUNK_ROWS`` rows covering ``0..n_rows``."""
+    return (slice(start, min(start + _CHUNK_ROWS, n_rows))
+            for start in range(0, n_rows, _CHUNK_ROWS))
+
+
+def _relabel_rows(labels, weights, relabel_map, n_new):
+    """
+    Rows of ``(label, weight)`` pairs after ``relabel_map``: the pairs of
+    labels mapped to one new label added, those mapped to 0 dropped, the
+    rest packed largest weight first (ties by new label).  Returns the
+    rows kept (of these rows) and their ``(R, n_slots)`` labels and
+    weights.
+    """
+    new = relabel_map[labels]
+    keep = (new > 0) & (weights > 0)
+    rows = np.broadcast_to(np.arange(len(labels))[:, None], new.shape)[keep]
+    labs = new[keep]
+    wts = weights[keep]
+    del new, keep
+    # Merge duplicate (pixel, label) pairs.
+    keys = rows * (n_new + 1) + labs
+    ukeys, inverse = np.unique(keys, return_inverse=True)
+    merged = np.bincount(inverse, weights=wts, minlength=ukeys.size)
+    urows, ulabs = np.divmod(ukeys, n_new + 1)
+    return _pack_pairs(urows, ulabs, merged, labels.shape[1])
 
 
 def _pack_pairs(rows, labels, weights, n_slots):

@@ -679,9 +679,15 @@ class PAISDeblender:
                 centres, segment_ids = centres[keep], segment_ids[keep]
                 if again:
                     detection = None
+                attribution = None
                 attribution = pcr.decode(
                     centres, vote_tolerance=self.vote_tolerance,
                     assignment=self.assignment)
+        # The footprint, and with one band the network outputs, are not
+        # read again: let go before the detection map is made again.
+        footprint = None
+        if band_images is None:
+            pcr = None
         attribution = self._confine(attribution, detect_again(detection).data,
                                     segment_ids)
         if band_images is not None:
@@ -699,14 +705,16 @@ class PAISDeblender:
         detection = footprint = pcr = image = convolved = None
         band_images = detection_data = None
         segm = WeightedSegmentationImage(attribution)
+        # (the segmentation holds the attribution: none beside the one it
+        # makes when it renumbers below)
+        n_sources, attribution = attribution.n_sources, None
         if segm.n_labels == 0:
             warnings.warn('No sources were found.', NoDetectionsWarning)
             return None
         # Old label -> final label (0: unused), for the deblending record.
-        relabel_map = np.zeros(attribution.n_sources + 1, dtype=np.int64)
+        relabel_map = np.zeros(n_sources + 1, dtype=np.int64)
         relabel_map[segm.labels] = segm.labels
-        unused = np.setdiff1d(np.arange(1, attribution.n_sources + 1),
-                              segm.labels)
+        unused = np.setdiff1d(np.arange(1, n_sources + 1), segm.labels)
         if given and np.any(unused <= n_given):
             rows = (unused[unused <= n_given] - 1).tolist()
             warnings.warn(f'the given centres of rows {rows} received no '
@@ -885,26 +893,33 @@ class PAISDeblender:
         A (pixel, source) pair whose source belongs to another segment is
         dropped and the pixel's weights renormalised; a pixel left with no
         source goes to the nearest centre of its own segment (every
-        segment has one, see `_complete`).
+        segment has one, see `_complete`).  The labels and weights of
+        ``attribution`` (the call's own, just decoded) are edited in
+        place, a chunk of rows at a time: no copy of them and only one
+        chunk's temporaries (at 8192 x 8192 the in-memory call's peak was
+        here, docs/scaling.rst).
         """
-        from astropais.pcr.sparse import PixelAttribution
+        from astropais.pcr.sparse import PixelAttribution, _row_chunks
         from scipy.spatial import cKDTree
 
-        labels = attribution.labels
+        labels, weights = attribution.labels, attribution.weights
         pixel_segment = segment_map.ravel()[attribution.pixels]
-        # (the pairs' segments read once; labels and weights copied only
-        # when some pair is foreign)
-        label_segment = segment_ids[np.maximum(labels - 1, 0)]
-        foreign = ((labels > 0) & (label_segment > 0)
-                   & (label_segment != pixel_segment[:, None]))
-        del label_segment
-        if not np.any(foreign):
+        chunks = list(_row_chunks(labels.shape[0]))
+
+        def foreign(rows):
+            # The pairs of these rows whose source has another segment.
+            label_segment = segment_ids[np.maximum(labels[rows] - 1, 0)]
+            return ((labels[rows] > 0) & (label_segment > 0)
+                    & (label_segment != pixel_segment[rows, None]))
+
+        if not any(np.any(foreign(rows)) for rows in chunks):
             return attribution
-        labels = labels.copy()
-        weights = attribution.weights.copy()
-        weights[foreign] = 0.0
-        labels[foreign] = 0
-        total = weights.sum(axis=1)
+        total = np.empty(labels.shape[0])
+        for rows in chunks:
+            drop = foreign(rows)
+            weights[rows][drop] = 0.0
+            labels[rows][drop] = 0
+            total[rows] = weights[rows].sum(axis=1)
         orphans = np.flatnonzero(total <= 0)
         if orphans.size:
             # Nearest centre in the same segment: the segment id is a third
@@ -921,14 +936,11 @@ class PAISDeblender:
             labels[orphans, 0] = nearest + 1
             weights[orphans, 0] = 1.0
             total[orphans] = 1.0
-        # (the (pixel, slot) temporaries let go as soon as they are used:
-        # at 8192 x 8192 the in-memory call's peak was here)
-        del foreign, pixel_segment
-        weights /= total[:, None]
-        del total
-        order = np.argsort(-weights, axis=1, kind='stable')
-        labels = np.take_along_axis(labels, order, axis=1)
-        weights = np.take_along_axis(weights, order, axis=1)
-        del order
+        for rows in chunks:
+            part = weights[rows]
+            part /= total[rows, None]
+            order = np.argsort(-part, axis=1, kind='stable')
+            labels[rows] = np.take_along_axis(labels[rows], order, axis=1)
+            weights[rows] = np.take_along_axis(part, order, axis=1)
         return PixelAttribution(attribution.shape, attribution.pixels,
                                 labels, weights, attribution.centres)

@@ -185,8 +185,14 @@ def detect_footprints(data, threshold, n_pixels, *, connectivity=8,
         block = segments[rows]
         found = ndimage.label(above, structure, output=block)
         del above
-        sizes.append(np.bincount(block.ravel(), minlength=found + 1)[1:]
-                     .astype(segments.dtype))
+        # (counted a few rows at a time: bincount converts its input to
+        # intp, 8 bytes a pixel of the whole block)
+        count = np.zeros(found + 1, dtype=np.int64)
+        for part in range(0, block.shape[0], 256):
+            count += np.bincount(block[part:part + 256].ravel(),
+                                 minlength=found + 1)
+        sizes.append(count[1:].astype(segments.dtype))
+        del count
         np.add(block, n_labels, out=block, where=block > 0)
         if start:
             pairs.append(_border_pairs(segments[start - 1], block[0],

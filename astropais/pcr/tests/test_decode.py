@@ -1,5 +1,7 @@
 """Tests of the PCR decoder: round trips, flux conservation, bad input."""
 
+import warnings
+
 import numpy as np
 import pytest
 from astropy.utils.exceptions import AstropyUserWarning
@@ -312,3 +314,43 @@ def test_rank_assignment_recovers_slots_with_imprecise_vectors():
     with pytest.raises(ValueError, match='assignment'):
         decode(pcr.heatmap, vectors, pcr.fractions, pcr.source_mask,
                assignment='nearest')
+
+
+def test_relabel_and_label_map_by_chunks_of_rows(monkeypatch):
+    # relabel and label_map go a chunk of rows at a time: any chunk size
+    # gives the one-chunk result (merged labels, dropped labels, weight
+    # ties, sources that win no pixel by their weights).
+    import astropais.pcr.sparse as sparse
+
+    rng = np.random.default_rng(5)
+    n_pix, n_src = 300, 200
+    labels = rng.integers(0, n_src + 1, size=(n_pix, 3))
+    weights = np.round(rng.uniform(0, 1, size=(n_pix, 3)) * 4) / 4
+    weights[labels == 0] = 0.0
+    weights[weights.sum(axis=1) == 0, 0] = 1.0
+    labels[labels[:, 0] == 0, 0] = 1
+    weights /= weights.sum(axis=1, keepdims=True)
+    pixels = np.sort(rng.choice(40 * 40, n_pix, replace=False))
+    att = PixelAttribution((40, 40), pixels, labels, weights,
+                           rng.uniform(0, 40, size=(n_src, 2)))
+    relabel_map = rng.integers(0, 60, size=n_src + 1)
+    relabel_map[0] = 0
+    results = []
+    for chunk in (n_pix, 7, 1):
+        monkeypatch.setattr(sparse, '_CHUNK_ROWS', chunk)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', AstropyUserWarning)
+            merged = att.relabel(relabel_map, keep_centre=3)
+            results.append((att.label_map(), merged.label_map(),
+                            merged.pixels, merged.labels, merged.weights,
+                            merged.centres))
+    for got in results[1:]:
+        for a, b in zip(got, results[0]):
+            np.testing.assert_array_equal(a, b)
+    # Some sources win no pixel by their weights and take one (the loop
+    # over them), some cannot (more sources than pixels).
+    best = np.argmax(np.where(labels > 0, weights, -1.0), axis=1)
+    by_weight = np.unique(labels[np.arange(n_pix), best])
+    assert np.setdiff1d(np.unique(results[0][0]), by_weight).size > 10
+    with pytest.warns(AstropyUserWarning, match='no pixel of their own'):
+        att.label_map()
