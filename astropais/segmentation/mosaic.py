@@ -51,9 +51,46 @@ def _network(source, precision):
     process, loaded once."""
     key = (source, precision)
     if key not in _NETWORKS:
+        _worker_threads()
         from astropais.model import load_model
         _NETWORKS[key] = load_model(source).cast(precision)
     return _NETWORKS[key]
+
+
+def _worker_threads():
+    """
+    In a ``dask.distributed`` worker process of its own (under a nanny),
+    TensorFlow runs on the worker's threads (``threads_per_worker``)
+    instead of every core of the machine: otherwise each worker's
+    network used both cores of a 2-core machine, and two workers ran no
+    faster than one.  Nothing happens elsewhere (Dask's local threads, a
+    worker in the client's process, another backend) or once TensorFlow
+    has started in the process.
+
+    Returns
+    -------
+    threads : int or None
+        The threads set, or None.
+    """
+    try:
+        from distributed import get_worker
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return None
+    if getattr(worker, 'nanny', None) is None:
+        return None
+    import keras
+    if keras.backend.backend() != 'tensorflow':
+        return None
+    import tensorflow as tf
+    threads = int(worker.state.nthreads)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        # TensorFlow has started in this process: its threads stay.
+        return None
+    return threads
 
 
 def _rows_of(array, rows, scheduler):

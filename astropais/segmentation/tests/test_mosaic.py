@@ -117,3 +117,28 @@ def test_block_borders_join_segments_as_photutils(rows):
                                 da.from_array(threshold, chunks=40), 3,
                                 connectivity=connectivity, chunks=rows)
         np.testing.assert_array_equal(got.data, want.data)
+
+
+def _worker_tensorflow_threads():
+    from astropais.segmentation.mosaic import _worker_threads
+
+    import tensorflow as tf
+    return (_worker_threads(),
+            tf.config.threading.get_intra_op_parallelism_threads(),
+            tf.config.threading.get_inter_op_parallelism_threads())
+
+
+def test_worker_process_network_uses_its_threads():
+    # A worker process of its own runs TensorFlow on threads_per_worker
+    # threads (1 worker = 1 core); a worker in the client's process
+    # leaves TensorFlow's threads alone.
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        assert client.submit(_worker_tensorflow_threads).result() \
+            == (1, 1, 1)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1,
+                                  processes=False, dashboard_address=None
+                                  ) as cluster, \
+            distributed.Client(cluster) as client:
+        assert client.submit(_worker_tensorflow_threads).result()[0] is None
