@@ -33,7 +33,8 @@ done
 score() {
   # Score stage $1 (its model $2) at low priority; done marks completion.
   local stage=$1 model=$2
-  (cd "$repo" &&
+  # Scored with Keras' default backend, as users run the deblender.
+  (unset KERAS_BACKEND && cd "$repo" &&
    nice -n 10 python benchmarks/shredding.py --part real --model "$model" \
      --out "$out/eval/$stage/shred_real" --no-plots &&
    nice -n 10 python benchmarks/run.py --preset hst --density 1500 \
