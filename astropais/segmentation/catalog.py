@@ -23,7 +23,7 @@ from astropy import units as u
 from astropy.utils import lazyproperty
 from photutils.segmentation import SegmentationImage, SourceCatalog
 
-from .inputs import check_real, unpack_nddata
+from .inputs import check_real, trim_heap, unpack_nddata
 from .weighted import WeightedSegmentationImage
 
 __all__ = ['WeightedSourceCatalog', 'check_photutils_compatibility']
@@ -432,6 +432,11 @@ class WeightedSourceCatalog(SourceCatalog):
                     - np.column_stack([shift_x, shift_y])
             for index, value in zip(batch, measured):
                 result[index] = value
+            # The batch's canvas and photutils' working memory handed
+            # back (freed between batches, they stayed in the heap: the
+            # peak of the 8192 x 8192 deblend and catalog grew here).
+            del canvas, packed, measured
+            trim_heap()
         return result
 
     def _canvas(self, batch, windows):

@@ -730,6 +730,10 @@ class PAISDeblender:
             segm.relabel_consecutive()
         segm._deblend_label_map = self._deblend_map(
             segment_ids, relabel_map, segm.data.dtype)
+        # The freed working memory of decoding and relabelling handed back
+        # before the caller's next step (at 8192 x 8192 the catalog after
+        # this call was the peak).
+        trim_heap()
         return segm
 
     def _prepare_bands(self, data, mask, bands, detection_image,
