@@ -30,6 +30,7 @@ reported as skipped; no row is ever invented for it.
 """
 
 import argparse
+import ast
 import json
 import os
 import platform
@@ -118,6 +119,19 @@ class MethodRecord:
     failed: str = ''
 
 
+def _deblender_option(text):
+    """``'name=value'`` -> ``(name, value)``, the value a Python literal."""
+    name, sep, value = text.partition('=')
+    if not sep or not name.isidentifier():
+        raise argparse.ArgumentTypeError(
+            f'expected NAME=VALUE with a keyword name, got {text!r}')
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        raise argparse.ArgumentTypeError(
+            f'the value of {name} is not a Python literal: {value!r}') from None
+
+
 def build_parser():
     """The command-line options."""
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
@@ -138,6 +152,10 @@ def build_parser():
                    help='output directory')
     p.add_argument('--model', default=None,
                    help='astropais model file (default: the shipped one)')
+    p.add_argument('--astropais-option', action='append', default=[],
+                   metavar='NAME=VALUE', type=_deblender_option,
+                   help='a PAISDeblender keyword, e.g. peak_threshold=0.3 '
+                        '(repeatable; values as Python literals)')
     p.add_argument('--methods', default=','.join(METHODS),
                    help=f'comma-separated subset of {",".join(METHODS)}')
     p.add_argument('--skip-scarlet2', action='store_true',
@@ -258,12 +276,14 @@ def check_peers(args, methods):
               'scarlet2_photutils': scarlet2_peer.available,
               'pcr_oracle': pcr_oracle.available,
               'astropais': lambda: astropais_peer.available(
-                  args.n_pixels, model=args.model)}
+                  args.n_pixels, model=args.model,
+                  **dict(args.astropais_option))}
     bands = bands_of(args)
     if bands is not None:
         def astropais_bands():
-            deblender = astropais_peer.available(args.n_pixels,
-                                                 model=args.model)
+            deblender = astropais_peer.available(
+                args.n_pixels, model=args.model,
+                **dict(args.astropais_option))
             multiband.check_astropais_bands(deblender, bands)
             return deblender
 
@@ -668,6 +688,7 @@ def run_benchmark(args):
         'scarlet2_morphology': args.scarlet2_morphology, 'pcr_n': args.pcr_n,
         'pcr_sigma': args.pcr_sigma, 'pcr_slots': args.pcr_slots,
         'memory': args.memory,
+        'astropais_options': dict(args.astropais_option),
         'warmup': args.warmup, 'timing_repeats': args.timing_repeats,
         'timing_budget': args.timing_budget,
         'wall_seconds': round(time.perf_counter() - run_start, 1),

@@ -181,3 +181,20 @@ def test_flux_error_medians_carry_their_interval(tiny_run):
     assert np.all(low <= value) and np.all(value <= high)
     recall = curves[curves['quantity'] == 'recall_by_snr']
     assert np.all(np.isnan(np.asarray(recall['value_low'], float)))
+
+
+def test_astropais_options_reach_the_deblender():
+    # --astropais-option NAME=VALUE builds the deblender with that keyword
+    # (values as Python literals); a malformed option is an argparse error.
+    runner = load_runner()
+    args = runner.build_parser().parse_args(
+        ['--astropais-option', 'peak_threshold=0.3',
+         '--astropais-option', 'min_distance=3'])
+    assert args.astropais_option == [('peak_threshold', 0.3),
+                                     ('min_distance', 3)]
+    ready, _ = runner.check_peers(args, ['astropais'])
+    assert ready['astropais'].peak_threshold == 0.3
+    assert ready['astropais'].min_distance == 3
+    for bad in ('peak_threshold', '3=1', 'peak_threshold=abc'):
+        with pytest.raises(SystemExit):
+            runner.build_parser().parse_args(['--astropais-option', bad])

@@ -7,7 +7,7 @@ from .base import PeerResult, Unavailable
 __all__ = ['available', 'run_astropais']
 
 
-def available(n_pixels=5, model=None):
+def available(n_pixels=5, model=None, **options):
     """
     Raise `Unavailable` unless ``astropais.PAISDeblender`` imports and can
     be built (it loads the shipped model).
@@ -18,6 +18,8 @@ def available(n_pixels=5, model=None):
         Passed to the constructor.
     model : str, optional
         A model file (default: the shipped model).
+    **options
+        Further ``PAISDeblender`` keywords (e.g. ``peak_threshold``).
 
     Returns
     -------
@@ -31,7 +33,7 @@ def available(n_pixels=5, model=None):
                           f'({exc})') from exc
     try:
         return PAISDeblender(n_pixels=n_pixels, model=model,
-                             progress_bar=False)
+                             progress_bar=False, **options)
     except Exception as exc:  # e.g. no shipped model
         raise Unavailable(f'PAISDeblender cannot be built '
                           f'({type(exc).__name__}: {exc})') from exc
