@@ -36,6 +36,13 @@ measured:
     The time to construct a ``PAISDeblender`` with the shipped model
     (``seconds``: the Keras import and the model load; no network pass),
     and to its first result on the field (``first_result_seconds``).
+``dask``
+    `~astropais.segmentation.mosaic.DaskDeblender` on a
+    ``LocalCluster(n_workers=n, threads_per_worker=1)`` for each ``n`` of
+    ``--workers``: a warm-up call on the field's corner (each worker
+    loads and traces the network), then two timed calls on the field
+    (``seconds``: the faster; ``calls``: both) and their network passes
+    (``predict_sparse_pcr``, the part on the workers: ``network``).
 
 The fields are Gaussian sources (sigma 1.5-3 px) at a given density
 (sources per 1000 x 1000 pixels) on unit Gaussian noise.
@@ -212,14 +219,57 @@ def _peak_mib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def _dask_calls(image, threshold, workers):
+    """Two timed DaskDeblender calls (and their network passes) on
+    ``workers`` local worker processes of one thread, after a warm-up."""
+    from distributed import Client, LocalCluster
+
+    from astropais.segmentation.mosaic import DaskDeblender
+
+    network = []
+    predict = DaskDeblender.predict_sparse_pcr
+
+    def timed(self, *args):
+        start = time.perf_counter()
+        try:
+            return predict(self, *args)
+        finally:
+            network.append(time.perf_counter() - start)
+
+    # (patched on the class in this process only: the workers get the
+    # deblender by reference to its class and never call it)
+    DaskDeblender.predict_sparse_pcr = timed
+    try:
+        with LocalCluster(n_workers=workers, threads_per_worker=1,
+                          dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            deblender = DaskDeblender(5, client=client, progress_bar=False)
+            deblender(np.array(image[:2048, :2048]), threshold)
+            calls = []
+            # Two calls, after the network was loaded and traced on every
+            # worker.
+            for _ in range(2):
+                start = time.perf_counter()
+                segm = deblender(image, threshold)
+                calls.append(time.perf_counter() - start)
+    finally:
+        DaskDeblender.predict_sparse_pcr = predict
+    return calls, network[1:], int(segm.n_labels)
+
+
 def run_point(stage, method, size, density, seed, threshold=3.0,
-              repeat=False):
+              repeat=False, workers=1):
     """Measure one point in this process; return its record."""
     warnings.simplefilter('ignore')
     image, sources = make_field(size, density, seed)
     record = {'stage': stage, 'method': method, 'size': size,
               'density': density, 'threshold': threshold}
-    if stage == 'construct':
+    if stage == 'dask':
+        calls, network, record['n_sources'] = _dask_calls(image, threshold,
+                                                          workers)
+        record.update(workers=workers, calls=calls, seconds=min(calls),
+                      network=network)
+    elif stage == 'construct':
         start = time.perf_counter()
         from astropais.segmentation import PAISDeblender
         deblender = PAISDeblender(5, progress_bar=False)
@@ -311,10 +361,10 @@ def run_point(stage, method, size, density, seed, threshold=3.0,
 
 
 def _child(stage, method, size, density, seed, threshold, timeout,
-           repeat=False):
+           repeat=False, workers=1):
     cmd = [sys.executable, os.path.abspath(__file__), '--child', stage,
            method, str(size), str(density), str(seed), str(threshold),
-           str(int(repeat))]
+           str(int(repeat)), str(workers)]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True,
                              timeout=timeout, check=False)
@@ -333,7 +383,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--stage', choices=('catalog', 'deblend',
                                             'construct', 'background',
-                                            'phases'),
+                                            'phases', 'dask'),
                         default='catalog')
     parser.add_argument('--sizes', type=int, nargs='+', default=[512, 1024])
     parser.add_argument('--densities', type=float, nargs='+',
@@ -351,24 +401,32 @@ def main(argv=None):
                         help='deblend stage: also time a second call on '
                              'the same field (second_call_seconds; its '
                              'memory counts in the peak)')
-    parser.add_argument('--child', nargs=7, default=None,
+    parser.add_argument('--workers', type=int, nargs='+', default=[1, 2],
+                        help='dask stage: the numbers of local worker '
+                             'processes (one thread each)')
+    parser.add_argument('--child', nargs=8, default=None,
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        stage, method, size, density, seed, threshold, repeat = args.child
+        (stage, method, size, density, seed, threshold, repeat,
+         workers) = args.child
         print(json.dumps(run_point(stage, method, int(size), float(density),
                                    int(seed), float(threshold),
-                                   repeat=bool(int(repeat)))))
+                                   repeat=bool(int(repeat)),
+                                   workers=int(workers))))
         return
     records = []
     for size in args.sizes:
         for density in args.densities:
             methods = ['astropais'] if args.stage in ('construct',
-                                                      'phases') \
+                                                      'phases', 'dask') \
                 else args.methods
-            for method in methods:
+            # (the dask stage: one point a number of workers)
+            for method, workers in [(m, n) for m in methods for n in (
+                    args.workers if args.stage == 'dask' else [1])]:
                 record = _child(args.stage, method, size, density, args.seed,
-                                args.threshold, args.timeout, args.repeat)
+                                args.threshold, args.timeout, args.repeat,
+                                workers)
                 records.append(record)
                 print(json.dumps(record), flush=True)
     if args.out:
@@ -388,6 +446,11 @@ def main(argv=None):
               f"{r['bytes_per_pixel']:7.1f} "
               f"{r.get('added_bytes_per_pixel', float('nan')):7.1f} "
               f"{r.get('second_call_seconds', float('nan')):8.2f}")
+        if 'workers' in r:
+            print(f"    {r['workers']} worker(s): calls "
+                  + ', '.join(f'{t:.2f}' for t in r['calls'])
+                  + ' s, network passes '
+                  + ', '.join(f'{t:.2f}' for t in r['network']) + ' s')
         for phase in r.get('phases', ()):
             print(f"    {phase['phase']:24} live before "
                   f"{phase['before']:5.1f}  peak {phase['peak']:5.1f}  "
