@@ -198,3 +198,32 @@ def test_astropais_options_reach_the_deblender():
     for bad in ('peak_threshold', '3=1', 'peak_threshold=abc'):
         with pytest.raises(SystemExit):
             runner.build_parser().parse_args(['--astropais-option', bad])
+
+
+def test_detection_threshold_follows_the_noise_correlation():
+    # White sky noise: the threshold is --n-sigma unchanged.  Drizzled
+    # (COSMOS-correlated) sky noise: it is raised so that the smoothed noise
+    # crosses it about as often as smoothed white noise crosses --n-sigma.
+    import argparse
+
+    from astropy.convolution import convolve
+
+    from astropais.simulation.noise import sky_noise
+    runner = load_runner()
+    kernel = runner.photutils_peer.detection_kernel(2.0)
+    for preset in ('hst', 'lsst', 'ground'):
+        args = argparse.Namespace(preset=preset, n_sigma=1.5)
+        assert runner.detection_n_sigma(args, kernel) == 1.5
+    args = argparse.Namespace(preset='hst_drizzled', n_sigma=1.5)
+    assert runner.detection_n_sigma(args, kernel) > 1.5 * 1.3
+    # Crossing rates at a threshold low enough to count them on 400^2.
+    args.n_sigma = 0.5
+    n_sigma = runner.detection_n_sigma(args, kernel)
+    rng = np.random.default_rng(5)
+    white = convolve(sky_noise((400, 400), 1.0, rng), kernel)
+    cosmos = convolve(sky_noise((400, 400), 1.0, rng, kernel='cosmos'),
+                      kernel)
+    white_rate = np.mean(white > 0.5)
+    assert white_rate > 0.01
+    assert np.mean(cosmos > 0.5) > 3 * white_rate        # unscaled
+    assert 0.67 < np.mean(cosmos > n_sigma) / white_rate < 1.5
