@@ -17,18 +17,18 @@ tiles; each task gets its window of
 the image (of a memory-mapped float32 image, only that window is read),
 runs the network there and returns only what the decoder reads (a
 `~astropais.pcr.SparsePCR` part, float32, ``O(footprint)``).  The tiles
-and batches are those of `PAISDeblender`.  On a ``distributed`` client
-the parts also stay on the workers, and decoding (twice with pruning)
-runs there, one task a batch of tiles (`_WorkerPCR`: each pixel is
-decoded among all the centres, so the batches' attributions joined in
-pixel order are the whole one's); everything else runs as in memory, on
-the client.  The result is the in-memory one, bit for bit (tested on a
-two-worker ``LocalCluster``).
+and batches are those of `PAISDeblender`, and decoding and everything
+after run as there, on the client, so the result is the
+in-memory one, bit for bit (tested on a two-worker ``LocalCluster``).
 
 Not yet here: the image must still fit in the client's memory (a Dask
 array is computed whole when the image is prepared, and the detection
-map is one int32 map); a streamed catalog and a chunked segmentation
-are the next steps.
+map is one int32 map);
+a streamed catalog and a chunked segmentation are the next steps.
+Decoding on the workers (the network's parts kept there as futures, one
+decoding task a batch of tiles) was tried and measured slower than
+decoding on the client (5 s against 0.3 s a call at 2048 x 2048,
+docs/scaling.rst), and removed.
 
 Workers load the network themselves (the shipped model, or a ``.keras``
 file with its sidecar, checksum verified), once per worker process, and
@@ -41,8 +41,6 @@ import os
 import warnings
 
 import numpy as np
-
-from astropais.pcr import PixelAttribution, SparsePCR
 
 from .deblender import PAISDeblender
 from .inputs import scan_rows
@@ -290,59 +288,6 @@ def _run_batch(deblender, window, footprint, noise_sigma, tile_size,
         full_batches=full_batch))
 
 
-def _decode_batch(parts, centres, vote_tolerance, assignment):
-    """One task: the attribution of one batch's `~astropais.pcr.SparsePCR`
-    parts (their pixels only; None for a batch without pixels)."""
-    if not parts:
-        return None
-    return SparsePCR.merge(parts, peak_floor=parts[0].peak_floor).decode(
-        centres, vote_tolerance=vote_tolerance, assignment=assignment)
-
-
-class _WorkerPCR(SparsePCR):
-    """
-    The network pass's `~astropais.pcr.SparsePCR`, whose parts also stay
-    on the ``distributed`` workers that made them (``_futures``, one a
-    batch of tiles), where `decode` runs, one task a batch.
-
-    Decoding is per pixel (each pixel's votes among all the centres), so
-    the batches' attributions, joined in pixel order, are the whole
-    one's, bit for bit.  Without futures (Dask's local scheduler), with
-    several bands or with no centre or pixel, `SparsePCR.decode` runs
-    here.
-    """
-
-    _futures = None
-    _client = None
-
-    def decode(self, centres, *, vote_tolerance=2.0, assignment='vote'):
-        """`~astropais.pcr.SparsePCR.decode`, one task a batch of tiles
-        on the worker that holds it (see the class)."""
-        from astropais.pcr.decode import _check_vote_options
-
-        centres = np.asarray(centres, dtype=np.float64)
-        if (self._futures is None or self.fractions.ndim == 3
-                or centres.size == 0 or self.pixels.size == 0):
-            return super().decode(centres, vote_tolerance=vote_tolerance,
-                                  assignment=assignment)
-        vote_tolerance = _check_vote_options(vote_tolerance, assignment)
-        client = self._client
-        # (the centres sent once to every worker, not once a task)
-        shared = client.scatter(centres, broadcast=True, hash=False)
-        tasks = [client.submit(_decode_batch, future, shared,
-                               vote_tolerance, assignment, pure=False)
-                 for future in self._futures]
-        parts = [part for part in client.gather(tasks) if part is not None]
-        del tasks, shared
-        pixels, labels, weights = (
-            np.concatenate([getattr(part, name) for part in parts])
-            for name in ('pixels', 'labels', 'weights'))
-        del parts
-        order = np.argsort(pixels, kind='stable')
-        return PixelAttribution(self.shape, pixels[order], labels[order],
-                                weights[order], centres)
-
-
 class DaskDeblender(PAISDeblender):
     """
     A `PAISDeblender` whose network tiles run as Dask tasks.
@@ -391,8 +336,8 @@ class DaskDeblender(PAISDeblender):
     # The detection map (4 bytes a pixel) is made again after the network
     # pass rather than held through it above PAISDeblender's size
     # (_DETECT_AGAIN_PIXELS, 2**25 pixels: every image the CLI sends
-    # here); below it, made again three times, it was 0.4--0.6 s of the
-    # client's serial part at 4096 x 4096 (docs/scaling.rst).
+    # here); below it, made again three times, it was some 0.2 s a time of
+    # the client's serial part at 4096 x 4096 (docs/scaling.rst).
 
     def _detect(self, data, threshold, mask):
         """The detection segmentation chunk by chunk (`detect_footprints`:
@@ -429,6 +374,7 @@ class DaskDeblender(PAISDeblender):
         pcr : `~astropais.pcr.SparsePCR`
         """
         import dask
+        from astropais.pcr import SparsePCR
 
         _, tile_size = self._tiling(data, footprint)
         multiple = self.model.size_multiple
@@ -462,15 +408,10 @@ class DaskDeblender(PAISDeblender):
             tasks.append(run(self, data[box], footprint[box], noise_sigma,
                              tile_size, [shift(t) for t in batch],
                              tuple(lo), shape, full))
-        futures = None
         if self.client is not None:
-            # The parts stay on the workers (futures) for decoding there.
-            futures = self.client.compute(tasks)
-            parts = self.client.gather(futures)
+            parts = self.client.compute(tasks, sync=True)
         else:
             parts = dask.compute(*tasks)
-        pcr = _WorkerPCR.merge([part for group in parts for part in group],
+        return SparsePCR.merge([part for group in parts for part in group],
                                shape=shape, peak_floor=self.peak_threshold)
-        pcr._futures, pcr._client = futures, self.client
-        return pcr
 

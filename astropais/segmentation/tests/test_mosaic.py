@@ -50,13 +50,17 @@ def test_two_worker_cluster_gives_the_in_memory_result(tiny_model_path,
                    if 'run_batch' in str(task['key'])]
         assert len(batches) >= 4
         assert len({task['worker'] for task in batches}) == 2
-        # Decoding on the workers: one task a batch, where it is held.
-        decodes = [task for task in stream.data
-                   if 'decode_batch' in str(task['key'])]
-        assert len(decodes) >= len(batches)
-        assert len({task['worker'] for task in decodes}) == 2
         # A Dask array in.
         assert_same(deblender(da.from_array(field, chunks=64), 3.0), want)
+    # Above _DETECT_AGAIN_PIXELS (here: this field) the detection map is
+    # made again where it is read, as in memory: the same result.
+    from astropais.segmentation import deblender as module
+    again = module._DETECT_AGAIN_PIXELS
+    module._DETECT_AGAIN_PIXELS = field.size - 1
+    try:
+        assert_same(DaskDeblender(5, **options)(field, 3.0), want)
+    finally:
+        module._DETECT_AGAIN_PIXELS = again
     # Dask's default (local threads) scheduler without a client.
     assert_same(DaskDeblender(5, **options)(field, 3.0), want)
 
@@ -147,49 +151,3 @@ def test_worker_process_network_uses_its_threads():
                                   ) as cluster, \
             distributed.Client(cluster) as client:
         assert client.submit(_worker_tensorflow_threads).result()[0] is None
-
-
-@pytest.mark.parametrize('assignment', ['vote', 'rank'])
-def test_decoding_on_the_workers_is_the_whole_decoding(assignment):
-    # Sparse network outputs in parts (strips of rows that interleave in
-    # pixel order with others, one empty) held on two workers: the
-    # attribution decoded there, one task a part, equals
-    # SparsePCR.decode of them merged, bit for bit; no centre decodes
-    # here (with its warning).
-    from astropais.pcr import SparsePCR
-    from astropais.segmentation.mosaic import _WorkerPCR
-    rng = np.random.default_rng(7)
-    shape, n = (40, 50), 3
-    heatmap = rng.uniform(0, 1, shape)
-    vectors = rng.normal(0, 6, shape + (n, 2))
-    fractions = rng.uniform(0, 1, shape + (n,)) * (rng.uniform(
-        size=shape + (n,)) > 0.3)
-    footprint = rng.uniform(size=shape) > 0.4
-    centres = rng.uniform(0, 40, (25, 2))
-    boxes = [(slice(0, 40), slice(0, 20)), (slice(0, 40), slice(20, 35)),
-             (slice(0, 40), slice(35, 50)), (slice(0, 0), slice(0, 50))]
-
-    def part(box):
-        return SparsePCR.from_dense(
-            heatmap[box], vectors[box], fractions[box], footprint[box],
-            origin=(box[0].start, box[1].start), shape=shape)
-
-    parts = [part(box) for box in boxes]
-    want = SparsePCR.merge(parts).decode(centres, assignment=assignment)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1,
-                                  processes=False, dashboard_address=None
-                                  ) as cluster, \
-            distributed.Client(cluster) as client:
-        pcr = _WorkerPCR.merge(parts)
-        # (one batch's list of parts a future, as the network tasks give)
-        pcr._futures = [client.submit(list, [p]) for p in parts[:3]] + [
-            client.submit(list, [])]
-        pcr._client = client
-        got = pcr.decode(centres, assignment=assignment)
-        from astropy.utils.exceptions import AstropyUserWarning
-        with pytest.warns(AstropyUserWarning, match='no source centres'):
-            assert pcr.decode(np.zeros((0, 2))).labels.shape == (0, n)
-    assert isinstance(got, type(want))
-    for name in ('pixels', 'labels', 'weights', 'centres'):
-        np.testing.assert_array_equal(getattr(got, name),
-                                      getattr(want, name))
