@@ -12,7 +12,8 @@
 # training log OUT_DIR/r<k>.log and its scores OUT_DIR/eval/r<k>/ (the
 # runner's summaries on 12 dense hst fields of seeds 8300-8311 and 4
 # hst_drizzled 512 x 512 fields of seeds 8100-8103, seeds kept for model
-# choices, and shredding.py --part real), written by a scoring job that
+# choices, shredding.py --part real and pair_split.py, the shipped
+# model's acceptance pair), written by a scoring job that
 # runs at low priority beside the next stage's training (a stage scored
 # completely leaves OUT_DIR/eval/r<k>/done; a re-run scores the finished
 # stages that lack it).  Environment: MAX_MIN (minutes a stage, default
@@ -35,6 +36,8 @@ score() {
   local stage=$1 model=$2
   # Scored with Keras' default backend, as users run the deblender.
   (unset KERAS_BACKEND && cd "$repo" &&
+   nice -n 10 python benchmarks/pair_split.py --model "$model" \
+     --out "$out/eval/$stage/pair.json" &&
    nice -n 10 python benchmarks/shredding.py --part real --model "$model" \
      --out "$out/eval/$stage/shred_real" --no-plots &&
    nice -n 10 python benchmarks/run.py --preset hst --density 1500 \

@@ -227,3 +227,22 @@ def test_detection_threshold_follows_the_noise_correlation():
     assert white_rate > 0.01
     assert np.mean(cosmos > 0.5) > 3 * white_rate        # unscaled
     assert 0.67 < np.mean(cosmos > n_sigma) / white_rate < 1.5
+
+
+def test_pair_split_script_scores_the_shipped_model(tmp_path, capsys):
+    # benchmarks/pair_split.py runs the shipped model's acceptance pair for
+    # any model; the shipped model passes it and photutils does not split
+    # the pair.
+    import json
+    import sys
+    sys.path.insert(0, os.path.dirname(RUN_PY))
+    try:
+        script = importlib.import_module('pair_split')
+        assert script.main(['--out', str(tmp_path / 'pair.json')]) == 0
+    finally:
+        sys.path.remove(os.path.dirname(RUN_PY))
+    result = json.loads((tmp_path / 'pair.json').read_text())
+    assert result['n_seeds'] == 10 and result['passes']
+    assert max(result['astropais_median']) < 0.05
+    assert result['photutils_median'] == [float('inf')] * 2
+    assert 'passes: True' in capsys.readouterr().out
