@@ -11,7 +11,8 @@ import numpy as np
 from astropais.pcr.sparse import PixelAttribution
 
 __all__ = ['gaussian_scene', 'truth_attribution', 'tiny_model_file',
-           'pair_flux_errors', 'PAIR_SOURCES']
+           'pair_flux_errors', 'PAIR_SOURCES',
+           'PAIR_MAX_ERROR']
 
 
 @functools.lru_cache(maxsize=None)
@@ -109,6 +110,10 @@ def gaussian_scene(shape, sources, noise=0.0, seed=0):
 #: The pair of the shipped model's acceptance test, ``(y, x, sigma,
 #: flux)``: a bright source and one 8 times fainter, 7 px apart.
 PAIR_SOURCES = ((40, 38, 3.0, 8000.0), (40, 45, 2.0, 1000.0))
+
+#: The largest median relative flux error of either source of the pair
+#: that a shipped model may have.
+PAIR_MAX_ERROR = 0.05
 
 
 def pair_flux_errors(deblender, seeds=range(1, 11)):

@@ -64,9 +64,10 @@ def _mixed_parameters():
     leaves = [(f'{seed}{path}', value) for seed in range(200)
               for path, value in _flatten(
                   resolve_parameters('mixed', seed).to_dict())]
-    numbers = [(p, v) for p, v in leaves
-               if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    others = [(p, v) for p, v in leaves if (p, v) not in numbers]
+    is_number = [isinstance(v, (int, float)) and not isinstance(v, bool)
+                 for _, v in leaves]
+    numbers = [leaf for leaf, number in zip(leaves, is_number) if number]
+    others = [leaf for leaf, number in zip(leaves, is_number) if not number]
     return {'number_paths': np.array([p for p, _ in numbers]),
             'numbers': np.array([v for _, v in numbers], dtype=float),
             'others': np.array([f'{p}={v!r}' for p, v in others])}
